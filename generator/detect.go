@@ -353,6 +353,9 @@ func exprString(e ast.Expr) string {
 // declaredTypes lists the type names declared in the Go files of dir,
 // by file, so a handler name that would collide is caught before writing.
 func declaredTypes(fsys fs.FS, dir string) (map[string]string, error) {
+	if err := checkConfined(fsys, dir); err != nil {
+		return nil, err
+	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -349,8 +349,11 @@ func uninstallWithoutManifest(fsys fs.FS, p *Plan, opts Options) (*Plan, error) 
 }
 
 // readRegular reads a file, refusing folders and other non-regular files
-// where a generated file belongs.
+// where a generated file belongs, and paths that lead outside the target.
 func readRegular(fsys fs.FS, p string) ([]byte, error) {
+	if err := checkConfined(fsys, p); err != nil {
+		return nil, err
+	}
 	info, err := fs.Stat(fsys, p)
 	if err != nil {
 		return nil, err
@@ -359,6 +362,37 @@ func readRegular(fsys fs.FS, p string) ([]byte, error) {
 		return nil, inputErrorf("move it away, then re-run", "%s exists and is not a regular file", p)
 	}
 	return fs.ReadFile(fsys, p)
+}
+
+// checkConfined names the symbolic link when p, or a folder on the way to
+// it, is a link leading outside the target. (The writer's os.Root refuses
+// such paths anyway; this turns its error into one that says what to do.)
+func checkConfined(fsys fs.FS, p string) error {
+	lfs, ok := fsys.(fs.ReadLinkFS)
+	if !ok {
+		return nil
+	}
+	parts := strings.Split(p, "/")
+	for i := range parts {
+		prefix := strings.Join(parts[:i+1], "/")
+		info, err := lfs.Lstat(prefix)
+		if err != nil {
+			return nil // missing: nothing to follow
+		}
+		if info.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		target, err := lfs.ReadLink(prefix)
+		if err != nil {
+			return fmt.Errorf("read link %s: %w", prefix, err)
+		}
+		joined := path.Join(path.Dir(prefix), target)
+		if path.IsAbs(target) || joined == ".." || strings.HasPrefix(joined, "../") {
+			return inputErrorf("replace the link with a real folder or file inside the project, or move it away",
+				"%s is a symbolic link to %s, outside the project: mcpgen writes only inside it", prefix, target)
+		}
+	}
+	return nil
 }
 
 func isDir(fsys fs.FS, p string) bool {

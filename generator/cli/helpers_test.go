@@ -84,6 +84,11 @@ func tree(t testing.TB, dir string) map[string][]byte {
 			}
 			return nil
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			files[rel] = []byte("symlink -> " + target)
+			return err
+		}
 		b, err := os.ReadFile(p)
 		files[rel] = b
 		return err

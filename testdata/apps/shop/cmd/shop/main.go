@@ -1,4 +1,5 @@
-// Command shop serves the shop over HTTP.
+// Command shop serves the shop over HTTP; `shop migrate [up|down|status]`
+// applies the goose migrations in db/migrations (MIGRATIONS_DIR) instead.
 //
 // DATABASE_URL is the SQLite data source name (default
 // "file:shop.db?_pragma=foreign_keys(1)"); ADDR is the address to listen on
@@ -9,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
 
 	"example.com/shop/internal/web"
@@ -38,6 +41,9 @@ func run() error {
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
 		return err
+	}
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		return migrate(ctx, db, os.Args[2:])
 	}
 
 	srv := &http.Server{
@@ -66,6 +72,36 @@ func run() error {
 		return err
 	}
 	return nil
+}
+
+// migrate runs goose on the app's migrations folder.
+func migrate(ctx context.Context, db *sql.DB, args []string) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS(getenv("MIGRATIONS_DIR", "db/migrations")))
+	if err != nil {
+		return err
+	}
+	cmd := "up"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "up":
+		results, err := p.Up(ctx)
+		for _, r := range results {
+			log.Printf("migrated %s (%s)", r.Source.Path, r.Duration.Round(time.Millisecond))
+		}
+		return err
+	case "down":
+		_, err := p.Down(ctx)
+		return err
+	case "status":
+		statuses, err := p.Status(ctx)
+		for _, s := range statuses {
+			fmt.Printf("%-10s %s\n", s.State, s.Source.Path)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown migrate command %q: use up, down or status", cmd)
 }
 
 func getenv(key, fallback string) string {
