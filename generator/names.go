@@ -163,7 +163,8 @@ func handlerType(handler, controller string) (string, error) {
 // name would not compile.
 var reservedTypes = map[string]bool{
 	"Store": true, "Credential": true, "State": true, "Token": true,
-	"Keyring": true, "TokenStorage": true, "UserID": true,
+	"Keyring": true, "TokenStorage": true, "UserID": true, "ClientInfo": true,
+	"KeyError": true, "Option": true,
 }
 
 // cleanRelDir checks a path-like flag: relative, inside the project.

@@ -58,14 +58,24 @@ func TestGolden(t *testing.T) {
 				t.Skip("-short: not building the generated app")
 			}
 			var env []string
-			if dsn := testDatabase(t, tc.dialect); dsn != "" {
+			dsn := testDatabase(t, tc.dialect)
+			if dsn != "" {
 				env = append(env, "MCP_OAUTH_TEST_DATABASE_URL="+dsn)
 			}
 			goCmd(t, dir, nil, "mod", "tidy")
 			goCmd(t, dir, nil, "build", "./...")
 			goCmd(t, dir, nil, "vet", "./...")
-			res := goCmd(t, dir, env, "test", "-count=1", "./...")
-			t.Logf("go test in the generated app:\n%s", res)
+			res := goCmd(t, dir, env, "test", "-count=1", "-v", "./...")
+			if !strings.Contains(res, "--- PASS") {
+				t.Fatalf("the generated app ran no test:\n%s", res)
+			}
+			// With a database given, nothing may skip: a skip would hide a
+			// dialect the golden files claim works.
+			if (dsn != "" || tc.dialect == generator.SQLite) && strings.Contains(res, "--- SKIP") {
+				t.Fatalf("generated tests skipped with a database available:\n%s", res)
+			}
+			t.Logf("go test in the generated app: %d passed, %d skipped",
+				strings.Count(res, "--- PASS"), strings.Count(res, "--- SKIP"))
 		})
 	}
 }
