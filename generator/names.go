@@ -152,19 +152,7 @@ func handlerType(handler, controller string) (string, error) {
 	if err := checkIdent(name, "handler name "+quote(handler)); err != nil {
 		return "", err
 	}
-	if reservedTypes[name] {
-		return "", inputErrorf("choose another name, e.g. "+name+"Handler",
-			"handler name %s collides with a type mcpgen generates in the same package", name)
-	}
 	return name, nil
-}
-
-// reservedTypes are declared by the generated package; a handler of the same
-// name would not compile.
-var reservedTypes = map[string]bool{
-	"Store": true, "Credential": true, "State": true, "Token": true,
-	"Keyring": true, "TokenStorage": true, "UserID": true, "ClientInfo": true,
-	"KeyError": true, "Option": true,
 }
 
 // cleanRelDir checks a path-like flag: relative, inside the project.

@@ -15,7 +15,6 @@ func TestHandlerType(t *testing.T) {
 		{"", "oauth_connections_controller", "OauthConnectionsHandler", ""},
 		{"OAuthConnectionsHandler", "OAuthConnectionsController", "OAuthConnectionsHandler", ""},
 		{"A", "BController", "", "name different handlers"},
-		{"Store", "", "", "collides"},
 		{"type", "", "", "keyword"},
 		{"9lives", "", "", "not a Go identifier"},
 	} {

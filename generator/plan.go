@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"path"
 	"sort"
@@ -96,6 +99,9 @@ func PlanInstall(fsys fs.FS, opts Options, mode Mode) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkGeneratedNames(n, files); err != nil {
+		return nil, err
+	}
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -184,6 +190,73 @@ func PlanInstall(fsys fs.FS, opts Options, mode Mode) (*Plan, error) {
 	p.Changes = append(p.Changes, mc)
 	sortChanges(p.Changes)
 	return p, nil
+}
+
+// checkGeneratedNames refuses a handler name that another declaration of
+// the generated package already uses (Store, NewStore, KeysEnv, ...): the
+// package would not compile.
+func checkGeneratedNames(n Names, files []File) error {
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if path.Dir(f.Path) != n.PackageDir || !strings.HasSuffix(f.Path, ".go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f.Path, f.Content, parser.SkipObjectResolution)
+		if err != nil {
+			return fmt.Errorf("internal error: generated %s does not parse: %w", f.Path, err)
+		}
+		for _, name := range topLevelNames(af) {
+			if name.name == n.HandlerType && !name.isHandler {
+				return inputErrorf("pass another --handler-name, e.g. "+n.HandlerType+"Handler",
+					"handler name %s collides with %s, which mcpgen declares in %s", n.HandlerType, name.name, f.Path)
+			}
+		}
+	}
+	return nil
+}
+
+type declName struct {
+	name      string
+	isHandler bool // a type with methods ServeHTTP: the handler itself
+}
+
+// topLevelNames lists the package-level names a file declares.
+func topLevelNames(f *ast.File) []declName {
+	handlers := map[string]bool{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil && fd.Name.Name == "ServeHTTP" {
+			if len(fd.Recv.List) == 1 {
+				t := fd.Recv.List[0].Type
+				if st, ok := t.(*ast.StarExpr); ok {
+					t = st.X
+				}
+				if id, ok := t.(*ast.Ident); ok {
+					handlers[id.Name] = true
+				}
+			}
+		}
+	}
+	var out []declName
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				out = append(out, declName{name: d.Name.Name})
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					out = append(out, declName{name: s.Name.Name, isHandler: handlers[s.Name.Name]})
+				case *ast.ValueSpec:
+					for _, id := range s.Names {
+						out = append(out, declName{name: id.Name})
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // compare classifies one generated file against the target: the three-way

@@ -307,7 +307,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown database", []string{"--database", "oracle"}, "unknown --database"},
 		{"unknown id type", []string{"--user-id-type", "float"}, "unknown --user-id-type"},
 		{"contradicting id type", []string{"--user-id-type", "uuid"}, "contradicts"},
-		{"reserved handler", []string{"--handler-name", "Store"}, "collides"},
+		{"generated type as handler", []string{"--handler-name", "Store"}, "collides with Store, which mcpgen declares"},
+		{"generated func as handler", []string{"--handler-name", "NewStore"}, "collides with NewStore"},
 		{"colliding handler", []string{"--handler-name", "WidgetsHandler"}, "collides with type WidgetsHandler"},
 		{"force and skip", []string{"--force", "--skip"}, "force"},
 		{"unknown flag", []string{"--frobnicate"}, "unknown flag"},
@@ -326,6 +327,32 @@ func TestBadInput(t *testing.T) {
 			}
 			sameTree(t, before, tree(t, dir))
 		})
+	}
+}
+
+func TestUserModelNotFound(t *testing.T) {
+	dir := copyApp(t, "shop")
+	out := install(t, dir, "Customer", "--user-id-type=string", "--pretend")
+	if !strings.Contains(out, "type Customer struct not found") || !strings.Contains(out, "table customers") {
+		t.Errorf("no note about the missing model:\n%s", out)
+	}
+	for p := range statuses(out) {
+		if strings.Contains(p, "customer_mcp_oauth") {
+			t.Errorf("user helpers planned without a model: %s", p)
+		}
+	}
+}
+
+func TestSourceDateEpochStampsMigrations(t *testing.T) {
+	dir := copyApp(t, "shop")
+	t.Setenv("SOURCE_DATE_EPOCH", "1798761600") // 2027-01-01T00:00:00Z
+	code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if s := statuses(out); s["db/migrations/20270101000000_create_mcp_oauth_credentials.sql"] != "create" ||
+		s["db/migrations/20270101000001_create_mcp_oauth_states.sql"] != "create" {
+		t.Errorf("SOURCE_DATE_EPOCH not used: %v", s)
 	}
 }
 

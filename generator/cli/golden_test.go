@@ -24,6 +24,7 @@ type goldenCase struct {
 var goldenCases = []goldenCase{
 	{"default", "shop", generator.SQLite, nil},
 	{"account-postgres", "shop", generator.Postgres, []string{"Account", "--database=postgres"}},
+	{"account-admin-postgres", "shop", generator.Postgres, []string{"Account", "--namespace=Admin", "--database=postgres"}},
 	{"admin-mysql", "shop", generator.MySQL, []string{"User", "--namespace=Admin", "--database=mysql"}},
 	{"handler-name", "shop", generator.SQLite, []string{"--handler-name=ToolConnectionsHandler"}},
 	{"controller-name", "shop", generator.SQLite, []string{"--controller-name=OAuthConnectionsController"}},
