@@ -22,6 +22,16 @@ type Manifest struct {
 	Files map[string]string `json:"files"`
 	// Dirs are the folders mcpgen created, removed by uninstall when empty.
 	Dirs []string `json:"dirs,omitempty"`
+	// Injections are the snippets mcpgen added to the user's own files.
+	Injections []Injection `json:"injections,omitempty"`
+}
+
+// Injection is a snippet mcpgen added to a file of the user's, recorded so
+// uninstall can take out exactly what was added.
+type Injection struct {
+	Path    string `json:"path"`
+	Marker  string `json:"marker"`  // the marker comment the snippet follows
+	Snippet string `json:"snippet"` // the exact lines added, newline-terminated
 }
 
 // ManifestOptions are the resolved options of the run that wrote the

@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,12 +31,13 @@ const (
 	StatusUnchanged Status = "unchanged" // the snippet is already there
 	StatusRemove    Status = "remove"    // deleted by uninstall, or no longer generated
 	StatusKeep      Status = "keep"      // edited since mcpgen wrote it: uninstall spares it
+	StatusRevert    Status = "revert"    // uninstall took an injected snippet out again
 )
 
 // writes reports whether the status changes the file on disk.
 func (s Status) writes() bool {
 	switch s {
-	case StatusCreate, StatusUpdate, StatusForce, StatusInject, StatusRemove:
+	case StatusCreate, StatusUpdate, StatusForce, StatusInject, StatusRemove, StatusRevert:
 		return true
 	}
 	return false
@@ -83,9 +85,28 @@ func (p *Plan) Dirty() bool {
 	return false
 }
 
+// layers render the parts of an install, in order: migrations are
+// numbered in this order too.
+var layers = []func(Names) ([]File, []Migration, error){
+	dataLayer, // migrations, store, encryption, user helpers
+	flowLayer, // server registry, OAuth flow, token source, client factory
+	webLayer,  // handlers, views, rate limits
+	jobsLayer, // background jobs
+}
+
 // render produces every file an install writes for n.
 func render(n Names) ([]File, []Migration, error) {
-	return dataLayer(n)
+	var files []File
+	var migs []Migration
+	for _, layer := range layers {
+		f, m, err := layer(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, f...)
+		migs = append(migs, m...)
+	}
+	return files, migs, nil
 }
 
 // PlanInstall computes the changes of `mcpgen oauth install` on the target
@@ -177,6 +198,24 @@ func PlanInstall(fsys fs.FS, opts Options, mode Mode) (*Plan, error) {
 				next.Files[fp] = h
 			}
 			p.Changes = append(p.Changes, c)
+		}
+	}
+
+	// Snippets injected into the user's own files (routes).
+	ichanges, injected, inotes, err := injections(fsys, n)
+	if err != nil {
+		return nil, err
+	}
+	p.Changes = append(p.Changes, ichanges...)
+	p.Notes = append(p.Notes, inotes...)
+	next.Injections = injected
+	if old != nil {
+		// An injection this run does not repeat (say, --skip-routes now)
+		// stays recorded, so uninstall can still take it out.
+		for _, oi := range old.Injections {
+			if !slices.Contains(injected, oi) {
+				next.Injections = append(next.Injections, oi)
+			}
 		}
 	}
 
@@ -361,6 +400,11 @@ func PlanUninstall(fsys fs.FS, opts Options) (*Plan, error) {
 		}
 		p.Changes = append(p.Changes, c)
 	}
+	uchanges, err := uninjections(fsys, old.Injections)
+	if err != nil {
+		return nil, err
+	}
+	p.Changes = append(p.Changes, uchanges...)
 	p.RemoveDirs = append(p.RemoveDirs, old.Dirs...)
 	if len(kept.Files) == 0 {
 		cur, err := readRegular(fsys, ManifestPath)
