@@ -1,8 +1,10 @@
 // Command shop serves the shop over HTTP; `shop migrate [up|down|status]`
 // applies the goose migrations in db/migrations (MIGRATIONS_DIR) instead.
 //
-// DATABASE_URL is the SQLite data source name (default
-// "file:shop.db?_pragma=foreign_keys(1)"); ADDR is the address to listen on
+// DATABASE_URL is the data source name (default
+// "file:shop.db?_pragma=foreign_keys(1)") for the database/sql driver named
+// by DATABASE_DRIVER (default "sqlite"; "pgx" and "mysql" work when a file of
+// the build imports those drivers); ADDR is the address to listen on
 // (default "127.0.0.1:8080").
 package main
 
@@ -34,7 +36,8 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	db, err := sql.Open("sqlite", getenv("DATABASE_URL", "file:shop.db?_pragma=foreign_keys(1)"))
+	driver := getenv("DATABASE_DRIVER", "sqlite")
+	db, err := sql.Open(driver, getenv("DATABASE_URL", "file:shop.db?_pragma=foreign_keys(1)"))
 	if err != nil {
 		return err
 	}
@@ -43,7 +46,7 @@ func run() error {
 		return err
 	}
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
-		return migrate(ctx, db, os.Args[2:])
+		return migrate(ctx, db, driver, os.Args[2:])
 	}
 
 	srv := &http.Server{
@@ -74,9 +77,20 @@ func run() error {
 	return nil
 }
 
+// gooseDialects maps database/sql driver names to goose dialects.
+var gooseDialects = map[string]goose.Dialect{
+	"sqlite": goose.DialectSQLite3,
+	"pgx":    goose.DialectPostgres,
+	"mysql":  goose.DialectMySQL,
+}
+
 // migrate runs goose on the app's migrations folder.
-func migrate(ctx context.Context, db *sql.DB, args []string) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS(getenv("MIGRATIONS_DIR", "db/migrations")))
+func migrate(ctx context.Context, db *sql.DB, driver string, args []string) error {
+	dialect, ok := gooseDialects[driver]
+	if !ok {
+		return fmt.Errorf("no goose dialect for DATABASE_DRIVER %q", driver)
+	}
+	p, err := goose.NewProvider(dialect, db, os.DirFS(getenv("MIGRATIONS_DIR", "db/migrations")))
 	if err != nil {
 		return err
 	}
