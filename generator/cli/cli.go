@@ -93,7 +93,7 @@ the user's stored, encrypted, auto-refreshed token.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newOAuthCmd(), newVersionCmd())
+	root.AddCommand(newOAuthCmd(), newVersionCmd(), newDevServerCmd())
 	return root
 }
 
