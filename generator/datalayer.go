@@ -21,22 +21,24 @@ const (
 	importUUID   = "github.com/google/uuid"
 )
 
-// The names of the two migrations; the planner numbers them.
+// The names of the migrations, in the order they apply; the planner
+// numbers them.
 const (
 	migrationCredentials = "create_mcp_oauth_credentials"
 	migrationStates      = "create_mcp_oauth_states"
+	migrationClients     = "create_mcp_oauth_clients"
 )
 
 // staticSources are the files of the package that are the same for every
 // option set: template under templates/mcpoauth, file name in the package.
 // None is meant to be edited.
 var staticSources = []string{
-	"doc.go", "keyring.go", "token.go", "models.go", "store.go",
-	"keyring_test.go", "token_test.go", "store_test.go", "migrations_test.go",
+	"doc.go", "keyring.go", "token.go", "models.go", "store.go", "clientstore.go",
+	"keyring_test.go", "token_test.go", "store_test.go", "clientstore_test.go", "migrations_test.go",
 }
 
 // dataLayer renders the database layer: the Go package at n.PackageDir,
-// the user helpers beside the user model, and the two migrations.
+// the user helpers beside the user model, and the migrations.
 func dataLayer(n Names) ([]File, []Migration, error) {
 	if err := checkDataLayerNames(n); err != nil {
 		return nil, nil, err
@@ -75,7 +77,7 @@ func dataLayer(n Names) ([]File, []Migration, error) {
 
 	data := migrationData{sqlDialect: d, SQLHeader: n.SQLHeader(), PackageName: n.PackageName, UserIDType: n.UserIDType}
 	var migrations []Migration
-	for _, name := range []string{migrationCredentials, migrationStates} {
+	for _, name := range []string{migrationCredentials, migrationStates, migrationClients} {
 		content, err := renderText("migrations/"+name+".sql.tmpl", data)
 		if err != nil {
 			return nil, nil, err
@@ -381,7 +383,31 @@ func (d sqlDialect) statements() []sqlStatement {
 		{"sqlDeleteState", "deletes a pending flow by id.",
 			"DELETE FROM mcp_oauth_states WHERE id = ?"},
 		{"sqlDeleteExpiredStates", "deletes one batch of expired flows.", deleteExpired},
+		{"sqlFindClient", "reads the client registered with an issuer.",
+			"SELECT client_info_data FROM mcp_oauth_clients WHERE issuer = ?"},
+		{"sqlUpsertClient", "stores the client registered with an issuer, replacing any other.",
+			"INSERT INTO mcp_oauth_clients (issuer, client_info_data, created_at, updated_at)\n" +
+				"VALUES (?, ?, ?, ?)\n" + d.clientConflict(true)},
+		{"sqlAddClient", "stores the client registered with an issuer unless one already is.",
+			"INSERT INTO mcp_oauth_clients (issuer, client_info_data, created_at, updated_at)\n" +
+				"VALUES (?, ?, ?, ?)\n" + d.clientConflict(false)},
 	}
+}
+
+// clientConflict is the clause of an insert into mcp_oauth_clients whose
+// issuer is taken: replace the stored client, or keep it.
+func (d sqlDialect) clientConflict(replace bool) string {
+	switch {
+	case d.Dialect == MySQL && replace:
+		return "ON DUPLICATE KEY UPDATE\n\tclient_info_data = VALUES(client_info_data),\n\tupdated_at = VALUES(updated_at)"
+	case d.Dialect == MySQL:
+		// A no-op assignment: unlike INSERT IGNORE, it turns no other error
+		// into a warning.
+		return "ON DUPLICATE KEY UPDATE issuer = issuer"
+	case replace:
+		return "ON CONFLICT (issuer) DO UPDATE SET\n\tclient_info_data = excluded.client_info_data,\n\tupdated_at = excluded.updated_at"
+	}
+	return "ON CONFLICT (issuer) DO NOTHING"
 }
 
 // upsertCol is the assignment of col from the proposed row.

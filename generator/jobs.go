@@ -1,6 +1,606 @@
 package generator
 
-// jobsLayer renders the background jobs.
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Import paths the jobs package uses.
+const (
+	importRiver        = "github.com/riverqueue/river"
+	importRiverSQLite  = "github.com/riverqueue/river/riverdriver/riversqlite"
+	importRiverPgx     = "github.com/riverqueue/river/riverdriver/riverpgxv5"
+	importRiverMigrate = "github.com/riverqueue/river/rivermigrate"
+	importPgxPool      = "github.com/jackc/pgx/v5/pgxpool"
+)
+
+// jobsStatic are the files of the jobs package rendered from
+// templates/jobs: the work itself, the same for every database.
+var jobsStatic = []struct {
+	name  string
+	river bool // only where River runs (not on MySQL)
+}{
+	{name: "doc.go"},
+	{name: "deps.go"},
+	{name: "research.go"},
+	{name: "maintenance.go"},
+	{name: "jobs_test.go"},
+	{name: "river_test.go", river: true},
+}
+
+// jobsData is the data of the jobs templates.
+type jobsData struct {
+	Names
+	River      bool   // River runs on the dialect
+	JobsDir    string // folder of the jobs package
+	JobsImport string // its import path
+	RiverDB    string // what NewClient and Migrate take, as Go source
+	RiverTitle string // the database's name, in prose
+}
+
+// riverDialect reports whether River supports the dialect: SQLite and
+// PostgreSQL; MySQL gets the plain functions only.
+func riverDialect(d Dialect) bool { return d == SQLite || d == Postgres }
+
+// jobsLayer renders the background jobs: package jobs beside the
+// generated package, importing it. On SQLite and PostgreSQL it adds River
+// workers, periodic jobs and the River schema migration; on MySQL, which
+// River does not support, the same work is there as plain functions for
+// any scheduler.
 func jobsLayer(n Names) ([]File, []Migration, error) {
-	return nil, nil, nil
+	dir := n.PackageDir + "/jobs"
+	data := jobsData{
+		Names:      n,
+		River:      riverDialect(n.Dialect),
+		JobsDir:    dir,
+		JobsImport: n.PackageImport + "/jobs",
+		RiverDB:    map[Dialect]string{SQLite: "*sql.DB", Postgres: "*pgxpool.Pool"}[n.Dialect],
+		RiverTitle: dialectTitle(n.Dialect),
+	}
+	var files []File
+	for _, s := range jobsStatic {
+		if s.river && !data.River {
+			continue
+		}
+		content, err := renderGoText("jobs/"+s.name+".tmpl", data)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, File{Path: dir + "/" + s.name, Content: content})
+	}
+
+	type jenFile struct {
+		name   string
+		edit   bool
+		render func(jobsData) (*jen.File, error)
+	}
+	jfs := []jenFile{{"db_test.go", true, jobsDBTestFile}}
+	if data.River {
+		jfs = append(jfs, jenFile{"river.go", false, riverFile})
+	}
+	for _, jf := range jfs {
+		f, err := jf.render(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		content, err := renderJen(f, n.Header(!jf.edit))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s/%s: %w", dir, jf.name, err)
+		}
+		files = append(files, File{Path: dir + "/" + jf.name, Content: content})
+	}
+	return files, nil, nil
+}
+
+// jobsComment renders lines as one // comment block; "" is an empty
+// comment line.
+func jobsComment(lines ...string) jen.Code {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.TrimRight("// "+l, " ")
+	}
+	return jen.Comment(strings.Join(out, "\n"))
+}
+
+// riverSpec is what differs between River's two drivers.
+type riverSpec struct {
+	driver string   // import path of the driver package
+	db     jen.Code // the pool type NewClient takes
+	tx     jen.Code // the client's transaction type
+	dbName string   // parameter name
+}
+
+func newRiverSpec(d Dialect) riverSpec {
+	if d == Postgres {
+		return riverSpec{driver: importRiverPgx, db: jen.Op("*").Qual(importPgxPool, "Pool"),
+			tx: jen.Qual(importPgx, "Tx"), dbName: "pool"}
+	}
+	return riverSpec{driver: importRiverSQLite, db: jen.Op("*").Qual("database/sql", "DB"),
+		tx: jen.Op("*").Qual("database/sql", "Tx"), dbName: "db"}
+}
+
+// riverFile renders river.go: the River side of the jobs, on the
+// dialect's driver.
+func riverFile(data jobsData) (*jen.File, error) {
+	n := data.Names
+	f := newJenFile(data.JobsImport, "jobs")
+	f.ImportName(n.PackageImport, n.PackageName)
+	f.ImportName(importRiverMigrate, "rivermigrate")
+	rs := newRiverSpec(n.Dialect)
+	ctx := jen.Id("ctx").Qual("context", "Context")
+	errf := func(format string, args ...jen.Code) *jen.Statement {
+		return jen.Qual("fmt", "Errorf").Call(append([]jen.Code{jen.Lit(format)}, args...)...)
+	}
+	insertOpts := func(d jen.Dict) jen.Code {
+		return jen.Qual(importRiver, "InsertOpts").Values(d)
+	}
+
+	f.Add(jobsComment("The kinds of the jobs: river_job.kind. Renaming one strands the jobs",
+		"already queued under the old name."))
+	f.Const().Defs(
+		jen.Id("ResearchKind").Op("=").Lit("mcp_research"),
+		jen.Id("CleanupExpiredOAuthStatesKind").Op("=").Lit("mcp_oauth_cleanup_expired_states"),
+		jen.Id("RefreshExpiringCredentialsKind").Op("=").Lit("mcp_oauth_refresh_expiring_credentials"),
+	)
+	f.Line()
+	f.Add(jobsComment("ResearchMaxAttempts bounds the retries of a research job that fails for",
+		"a reason worth retrying (the server is down, the tool reported an",
+		"error). Jobs the user must act on are cancelled at once."))
+	f.Const().Id("ResearchMaxAttempts").Op("=").Lit(5)
+	f.Line()
+
+	// Args.
+	f.Add(jobsComment("Kind implements river.JobArgs."))
+	f.Func().Params(jen.Id("ResearchArgs")).Id("Kind").Params().String().Block(jen.Return(jen.Id("ResearchKind")))
+	f.Line()
+	f.Add(jobsComment("InsertOpts implements river.JobArgsWithInsertOpts."))
+	f.Func().Params(jen.Id("ResearchArgs")).Id("InsertOpts").Params().Qual(importRiver, "InsertOpts").Block(
+		jen.Return(insertOpts(jen.Dict{jen.Id("MaxAttempts"): jen.Id("ResearchMaxAttempts")})))
+	f.Line()
+
+	f.Add(jobsComment("CleanupExpiredOAuthStatesArgs are the arguments of the daily job that",
+		"deletes expired authorization flows (the guide's",
+		"CleanupExpiredOauthStatesJob). PeriodicJobs schedules it; insert one to",
+		"run it now."))
+	f.Type().Id("CleanupExpiredOAuthStatesArgs").Struct()
+	f.Line()
+	f.Add(jobsComment("Kind implements river.JobArgs."))
+	f.Func().Params(jen.Id("CleanupExpiredOAuthStatesArgs")).Id("Kind").Params().String().Block(
+		jen.Return(jen.Id("CleanupExpiredOAuthStatesKind")))
+	f.Line()
+
+	f.Add(jobsComment("RefreshExpiringCredentialsArgs are the arguments of the job that renews",
+		"tokens about to expire (RefreshExpiring). PeriodicJobs schedules it",
+		"every RefreshInterval; insert one to run it now."))
+	f.Type().Id("RefreshExpiringCredentialsArgs").Struct()
+	f.Line()
+	f.Add(jobsComment("Kind implements river.JobArgs."))
+	f.Func().Params(jen.Id("RefreshExpiringCredentialsArgs")).Id("Kind").Params().String().Block(
+		jen.Return(jen.Id("RefreshExpiringCredentialsKind")))
+	f.Line()
+
+	// Workers.
+	job := func(args string) jen.Code {
+		return jen.Id("job").Op("*").Qual(importRiver, "Job").Types(jen.Id(args))
+	}
+	recordOutput := func(what string, v jen.Code) jen.Code {
+		// A result too large to record must not fail work that was done.
+		return jen.If(jen.Id("rerr").Op(":=").Qual(importRiver, "RecordOutput").Call(jen.Id("ctx"), v),
+			jen.Id("rerr").Op("!=").Nil()).Block(
+			jen.Id("w").Dot("Deps").Dot("logger").Call().Dot("WarnContext").Call(jen.Id("ctx"),
+				jen.Lit("jobs: "+what+": recording the output failed"),
+				jen.Qual("log/slog", "Any").Call(jen.Lit("error"), jen.Id("rerr"))),
+		)
+	}
+
+	f.Add(jobsComment("ResearchWorker works ResearchArgs jobs with RunResearch. It records the",
+		"result as the job's output; a job the user must act on first (never",
+		"connected, must reconnect) is cancelled after telling them, not retried."))
+	f.Type().Id("ResearchWorker").Struct(
+		jen.Qual(importRiver, "WorkerDefaults").Types(jen.Id("ResearchArgs")),
+		jen.Id("Deps").Id("Deps"),
+	)
+	f.Line()
+	f.Add(jobsComment("Work implements river.Worker."))
+	f.Func().Params(jen.Id("w").Op("*").Id("ResearchWorker")).Id("Work").Params(ctx.Clone(), job("ResearchArgs")).Error().Block(
+		jen.List(jen.Id("res"), jen.Err()).Op(":=").Id("RunResearch").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps"), jen.Id("job").Dot("Args")),
+		jen.If(jen.Id("res").Op("!=").Nil()).Block(recordOutput("research", jen.Id("res"))),
+		jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("ErrPermanent"))).Block(
+			jen.Return(jen.Qual(importRiver, "JobCancel").Call(jen.Err()))),
+		jen.Return(jen.Err()),
+	)
+	f.Line()
+
+	f.Add(jobsComment("CleanupExpiredOAuthStatesWorker works CleanupExpiredOAuthStatesArgs",
+		"jobs with CleanupExpiredStates and CleanupExpiredRateLimits, recording",
+		"how many rows each deleted."))
+	f.Type().Id("CleanupExpiredOAuthStatesWorker").Struct(
+		jen.Qual(importRiver, "WorkerDefaults").Types(jen.Id("CleanupExpiredOAuthStatesArgs")),
+		jen.Id("Deps").Id("Deps"),
+	)
+	f.Line()
+	f.Add(jobsComment("Work implements river.Worker."))
+	f.Func().Params(jen.Id("w").Op("*").Id("CleanupExpiredOAuthStatesWorker")).Id("Work").Params(ctx.Clone(), jen.Id("_").Op("*").Qual(importRiver, "Job").Types(jen.Id("CleanupExpiredOAuthStatesArgs"))).Error().Block(
+		jen.List(jen.Id("states"), jen.Err()).Op(":=").Id("CleanupExpiredStates").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps").Dot("Store")),
+		jen.List(jen.Id("limits"), jen.Id("lerr")).Op(":=").Id("CleanupExpiredRateLimits").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps").Dot("Store")),
+		recordOutput("cleanup expired states", jen.Map(jen.String()).Int64().Values(jen.Dict{
+			jen.Lit("deleted"): jen.Id("states"), jen.Lit("rate_limits_deleted"): jen.Id("limits")})),
+		jen.Return(jen.Qual("errors", "Join").Call(jen.Err(), jen.Id("lerr"))),
+	)
+	f.Line()
+
+	f.Add(jobsComment("RefreshExpiringCredentialsWorker works RefreshExpiringCredentialsArgs",
+		"jobs with RefreshExpiring, recording its report."))
+	f.Type().Id("RefreshExpiringCredentialsWorker").Struct(
+		jen.Qual(importRiver, "WorkerDefaults").Types(jen.Id("RefreshExpiringCredentialsArgs")),
+		jen.Id("Deps").Id("Deps"),
+	)
+	f.Line()
+	f.Add(jobsComment("Timeout gives a run as long as the interval between two: renewing many",
+		"tokens is many requests."))
+	f.Func().Params(jen.Id("w").Op("*").Id("RefreshExpiringCredentialsWorker")).Id("Timeout").Params(
+		jen.Op("*").Qual(importRiver, "Job").Types(jen.Id("RefreshExpiringCredentialsArgs"))).Qual("time", "Duration").Block(
+		jen.Return(jen.Id("RefreshInterval")))
+	f.Line()
+	f.Add(jobsComment("Work implements river.Worker."))
+	f.Func().Params(jen.Id("w").Op("*").Id("RefreshExpiringCredentialsWorker")).Id("Work").Params(ctx.Clone(), jen.Id("_").Op("*").Qual(importRiver, "Job").Types(jen.Id("RefreshExpiringCredentialsArgs"))).Error().Block(
+		jen.List(jen.Id("report"), jen.Err()).Op(":=").Id("RefreshExpiring").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps"), jen.Nil()),
+		recordOutput("refresh expiring", jen.Id("report")),
+		jen.Return(jen.Err()),
+	)
+	f.Line()
+
+	// AddWorkers.
+	addWorker := func(w jen.Code) jen.Code {
+		return jen.If(jen.Err().Op(":=").Qual(importRiver, "AddWorkerSafely").Call(jen.Id("workers"), w), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(errf("jobs: add workers: %w", jen.Err())))
+	}
+	f.Add(jobsComment("AddWorkers registers the workers of every job of this package with",
+		"workers, which must not hold them already. deps needs Store and Clients."))
+	f.Func().Id("AddWorkers").Params(jen.Id("workers").Op("*").Qual(importRiver, "Workers"), jen.Id("deps").Id("Deps")).Error().Block(
+		jen.If(jen.Id("workers").Op("==").Nil()).Block(jen.Return(jen.Qual("errors", "New").Call(jen.Lit("jobs: add workers: workers is nil")))),
+		jen.If(jen.Err().Op(":=").Id("deps").Dot("check").Call(jen.Lit("add workers"), jen.True()), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		addWorker(jen.Op("&").Id("ResearchWorker").Values(jen.Dict{jen.Id("Deps"): jen.Id("deps")})),
+		addWorker(jen.Op("&").Id("CleanupExpiredOAuthStatesWorker").Values(jen.Dict{jen.Id("Deps"): jen.Id("deps")})),
+		addWorker(jen.Op("&").Id("RefreshExpiringCredentialsWorker").Values(jen.Dict{jen.Id("Deps"): jen.Id("deps")})),
+		jen.Return(jen.Nil()),
+	)
+	f.Line()
+
+	// PeriodicJobs.
+	periodic := func(interval, args, kind string, extra jen.Dict) jen.Code {
+		d := jen.Dict{jen.Id("UniqueOpts"): jen.Qual(importRiver, "UniqueOpts").Values(jen.Dict{jen.Id("ByPeriod"): jen.Id(interval)})}
+		for k, v := range extra {
+			d[k] = v
+		}
+		return jen.Qual(importRiver, "NewPeriodicJob").Call(
+			jen.Qual(importRiver, "PeriodicInterval").Call(jen.Id(interval)),
+			jen.Func().Params().Params(jen.Qual(importRiver, "JobArgs"), jen.Op("*").Qual(importRiver, "InsertOpts")).Block(
+				jen.Return(jen.Id(args).Values(), jen.Op("&").Qual(importRiver, "InsertOpts").Values(d))),
+			jen.Op("&").Qual(importRiver, "PeriodicJobOpts").Values(jen.Dict{jen.Id("ID"): jen.Id(kind), jen.Id("RunOnStart"): jen.True()}),
+		)
+	}
+	f.Add(jobsComment("PeriodicJobs returns the schedules of the maintenance jobs, for",
+		"river.Config.PeriodicJobs: the cleanup of expired flows every",
+		"CleanupInterval and the refresh of expiring tokens every",
+		"RefreshInterval, each also run when a client becomes leader. At most",
+		"one of each is queued per interval, however many processes restart in",
+		"it; a failed refresh run is not retried, the next one is."))
+	f.Func().Id("PeriodicJobs").Params().Index().Op("*").Qual(importRiver, "PeriodicJob").Block(
+		jen.Return(jen.Index().Op("*").Qual(importRiver, "PeriodicJob").Add(jen.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true},
+			periodic("CleanupInterval", "CleanupExpiredOAuthStatesArgs", "CleanupExpiredOAuthStatesKind", jen.Dict{jen.Id("MaxAttempts"): jen.Lit(3)}),
+			periodic("RefreshInterval", "RefreshExpiringCredentialsArgs", "RefreshExpiringCredentialsKind", jen.Dict{jen.Id("MaxAttempts"): jen.Lit(1)}),
+		))),
+	)
+	f.Line()
+
+	// Migrate.
+	newDriver := jen.Qual(rs.driver, "New").Call(jen.Id(rs.dbName))
+	migrateBody := []jen.Code{
+		jen.If(jen.Id(rs.dbName).Op("==").Nil()).Block(jen.Return(jen.Qual("errors", "New").Call(jen.Lit("jobs: migrate: " + rs.dbName + " is nil")))),
+	}
+	if n.Dialect == Postgres {
+		migrateBody = append(migrateBody,
+			jen.Comment("// rivermigrate takes no lock: a transaction-scoped advisory lock keeps"),
+			jen.Comment("// processes starting together from migrating at the same time. It is held"),
+			jen.Comment("// on a connection of its own, so the pool needs two."),
+			jen.List(jen.Id("lockTx"), jen.Err()).Op(":=").Id("pool").Dot("Begin").Call(jen.Id("ctx")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errf("jobs: migrate: %w", jen.Err()))),
+			jen.Defer().Func().Params().Block(
+				jen.Id("_").Op("=").Id("lockTx").Dot("Rollback").Call(jen.Qual("context", "WithoutCancel").Call(jen.Id("ctx")))).Call(),
+			jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("lockTx").Dot("Exec").Call(jen.Id("ctx"),
+				jen.Lit("SELECT pg_advisory_xact_lock($1)"), jen.Id("migrateLockID")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(errf("jobs: migrate: lock: %w", jen.Err()))),
+		)
+	}
+	migrateBody = append(migrateBody,
+		jen.List(jen.Id("m"), jen.Err()).Op(":=").Qual(importRiverMigrate, "New").Call(newDriver, jen.Nil()),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errf("jobs: migrate: %w", jen.Err()))),
+		jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("m").Dot("Migrate").Call(jen.Id("ctx"), jen.Qual(importRiverMigrate, "DirectionUp"), jen.Nil()),
+			jen.Err().Op("!=").Nil()).Block(jen.Return(errf("jobs: migrate: %w", jen.Err()))),
+		jen.Return(jen.Nil()),
+	)
+	if n.Dialect == Postgres {
+		f.Add(jobsComment("migrateLockID is the advisory lock Migrate holds while it migrates."))
+		f.Const().Id("migrateLockID").Op("=").Lit(0x6d6370676e726976).Comment(`// "mcpgnriv"`)
+		f.Line()
+	}
+	f.Add(jobsComment(
+		"Migrate creates or upgrades River's own tables (river_job, river_leader,",
+		"river_migration, ...) in "+data.RiverTitle+", with River's migrations: they are not",
+		"goose migrations and are not in the app's migrations folder. Run it",
+		"before starting a client, at every start-up if you like: it only applies",
+		"what is missing. To remove River's tables, migrate down with",
+		"rivermigrate (TargetVersion -1) or River's CLI."))
+	f.Func().Id("Migrate").Params(ctx.Clone(), jen.Id(rs.dbName).Add(rs.db)).Error().Block(migrateBody...)
+	f.Line()
+
+	// NewClient and Start.
+	f.Add(jobsComment("DefaultMaxWorkers is how many jobs NewClient works at once in the",
+		"default queue when config names no queue."))
+	f.Const().Id("DefaultMaxWorkers").Op("=").Lit(10)
+	f.Line()
+
+	var sqliteCheck []jen.Code
+	if n.Dialect == SQLite {
+		sqliteCheck = []jen.Code{jen.Id("warnSQLiteSettings").Call(jen.Id("db"), jen.Id("cfg").Dot("Logger"))}
+	}
+	clientType := jen.Op("*").Qual(importRiver, "Client").Types(rs.tx)
+	newClientDoc := []string{
+		"NewClient returns a River client over " + rs.dbName + " working the jobs of this package",
+		"(AddWorkers) and running their schedules (PeriodicJobs), besides whatever",
+		"config holds: your own workers in config.Workers (nil: none), periodic",
+		"jobs, queues. Without queues it works the default queue with",
+		"DefaultMaxWorkers workers; a default queue is added when config has",
+		"others only, since these jobs are inserted there. config may be nil;",
+		"apart from the workers added to config.Workers it is left as it is.",
+		"Start the client, and Stop it on shutdown.",
+	}
+	if n.Dialect == SQLite {
+		newClientDoc = append(newClientDoc, "",
+			"SQLite allows one writer at a time, and River's transactions read before",
+			"they write. Open db with a busy timeout, WAL and immediate transactions,",
+			"or River's jobs fail with SQLITE_BUSY under load; with modernc.org/sqlite:",
+			"",
+			"\tfile:app.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate",
+			"",
+			"If the rest of the app wants other settings, give River a *sql.DB of its",
+			"own on the same file. NewClient logs a warning when db has no busy",
+			"timeout.")
+	} else {
+		newClientDoc = append(newClientDoc, "",
+			"River needs a pgx pool; the Store in deps works on a *sql.DB. An app with",
+			"a pool only can have both over the same connections:",
+			"",
+			"\tdb := stdlib.OpenDBFromPool(pool) // github.com/jackc/pgx/v5/stdlib")
+	}
+	f.Add(jobsComment(newClientDoc...))
+	f.Func().Id("NewClient").Params(jen.Id(rs.dbName).Add(rs.db), jen.Id("deps").Id("Deps"), jen.Id("config").Op("*").Qual(importRiver, "Config")).Params(clientType.Clone(), jen.Error()).Block(
+		append([]jen.Code{
+			jen.If(jen.Id(rs.dbName).Op("==").Nil()).Block(jen.Return(jen.Nil(), jen.Qual("errors", "New").Call(jen.Lit("jobs: new client: "+rs.dbName+" is nil")))),
+			jen.Var().Id("cfg").Qual(importRiver, "Config"),
+			jen.If(jen.Id("config").Op("!=").Nil()).Block(jen.Id("cfg").Op("=").Op("*").Id("config")),
+			jen.Id("workers").Op(":=").Id("cfg").Dot("Workers"),
+			jen.If(jen.Id("workers").Op("==").Nil()).Block(jen.Id("workers").Op("=").Qual(importRiver, "NewWorkers").Call()),
+			jen.If(jen.Err().Op(":=").Id("AddWorkers").Call(jen.Id("workers"), jen.Id("deps")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Nil(), errf("jobs: new client: %w", jen.Err()))),
+			jen.Id("cfg").Dot("Workers").Op("=").Id("workers"),
+			jen.Id("cfg").Dot("PeriodicJobs").Op("=").Append(jen.Qual("slices", "Clone").Call(jen.Id("cfg").Dot("PeriodicJobs")), jen.Id("PeriodicJobs").Call().Op("...")),
+			jen.Id("queues").Op(":=").Qual("maps", "Clone").Call(jen.Id("cfg").Dot("Queues")),
+			jen.If(jen.Id("queues").Op("==").Nil()).Block(jen.Id("queues").Op("=").Map(jen.String()).Qual(importRiver, "QueueConfig").Values()),
+			jen.If(jen.List(jen.Id("_"), jen.Id("ok")).Op(":=").Id("queues").Index(jen.Qual(importRiver, "QueueDefault")), jen.Op("!").Id("ok")).Block(
+				jen.Id("queues").Index(jen.Qual(importRiver, "QueueDefault")).Op("=").Qual(importRiver, "QueueConfig").Values(jen.Dict{jen.Id("MaxWorkers"): jen.Id("DefaultMaxWorkers")})),
+			jen.Id("cfg").Dot("Queues").Op("=").Id("queues"),
+			jen.If(jen.Id("cfg").Dot("Logger").Op("==").Nil()).Block(jen.Id("cfg").Dot("Logger").Op("=").Id("deps").Dot("logger").Call()),
+		}, append(sqliteCheck,
+			jen.List(jen.Id("client"), jen.Err()).Op(":=").Qual(importRiver, "NewClient").Call(newDriver, jen.Op("&").Id("cfg")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errf("jobs: new client: %w", jen.Err()))),
+			jen.Return(jen.Id("client"), jen.Nil()),
+		)...)...,
+	)
+	f.Line()
+
+	f.Add(jobsComment("Start is the one call for the simple case: it migrates River's tables",
+		"(Migrate), makes a client (NewClient) and starts it. Stop the client on",
+		"shutdown; cancelling ctx stops it too, cancelling the jobs running."))
+	f.Func().Id("Start").Params(ctx.Clone(), jen.Id(rs.dbName).Add(rs.db), jen.Id("deps").Id("Deps"), jen.Id("config").Op("*").Qual(importRiver, "Config")).Params(clientType.Clone(), jen.Error()).Block(
+		jen.If(jen.Err().Op(":=").Id("Migrate").Call(jen.Id("ctx"), jen.Id(rs.dbName)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.List(jen.Id("client"), jen.Err()).Op(":=").Id("NewClient").Call(jen.Id(rs.dbName), jen.Id("deps"), jen.Id("config")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.If(jen.Err().Op(":=").Id("client").Dot("Start").Call(jen.Id("ctx")), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), errf("jobs: start: %w", jen.Err()))),
+		jen.Return(jen.Id("client"), jen.Nil()),
+	)
+
+	if n.Dialect == SQLite {
+		f.Line()
+		f.Add(jobsComment("warnSQLiteSettings logs a warning when db waits for no lock: River on",
+			"SQLite then fails with SQLITE_BUSY whenever two writers meet."))
+		f.Func().Id("warnSQLiteSettings").Params(jen.Id("db").Op("*").Qual("database/sql", "DB"), jen.Id("logger").Op("*").Qual("log/slog", "Logger")).Block(
+			jen.List(jen.Id("ctx"), jen.Id("cancel")).Op(":=").Qual("context", "WithTimeout").Call(jen.Qual("context", "Background").Call(), jen.Lit(5).Op("*").Qual("time", "Second")),
+			jen.Defer().Id("cancel").Call(),
+			jen.Var().Id("ms").Int64(),
+			jen.If(jen.Err().Op(":=").Id("db").Dot("QueryRowContext").Call(jen.Id("ctx"), jen.Lit("PRAGMA busy_timeout")).Dot("Scan").Call(jen.Op("&").Id("ms")),
+				jen.Err().Op("!=").Nil().Op("||").Id("ms").Op(">").Lit(0)).Block(jen.Return()),
+			jen.Id("logger").Dot("Warn").Call(jen.Lit("jobs: the SQLite database has no busy timeout; River's jobs will fail with SQLITE_BUSY under load: open it with _pragma=busy_timeout(10000)&_txlock=immediate")),
+		)
+	}
+	return f, nil
+}
+
+// jobsDBTestFile renders the jobs package's db_test.go: a fresh, migrated
+// database for each test (a temporary SQLite file; a scratch schema or
+// database on the server in MCP_OAUTH_TEST_DATABASE_URL), so that the
+// jobs, which act on every user's rows, never touch rows of other tests
+// or of the generated package's tests running at the same time.
+func jobsDBTestFile(data jobsData) (*jen.File, error) {
+	n := data.Names
+	d := newSQLDialect(n)
+	f := newJenFile(data.JobsImport, "jobs")
+	f.ImportName(n.PackageImport, n.PackageName)
+	rel := slashRel(data.JobsDir, n.MigrationsDir)
+	t := jen.Id("t").Op("*").Qual("testing", "T")
+	sqlDB := jen.Op("*").Qual("database/sql", "DB")
+	bg := jen.Qual("context", "Background").Call()
+	fatal := func(format string, args ...jen.Code) jen.Code {
+		return jen.Id("t").Dot("Fatalf").Call(append([]jen.Code{jen.Lit(format)}, args...)...)
+	}
+	ifErrFatal := func(format string) jen.Code {
+		return jen.If(jen.Err().Op("!=").Nil()).Block(fatal(format, jen.Err()))
+	}
+	cleanup := func(body ...jen.Code) jen.Code {
+		return jen.Id("t").Dot("Cleanup").Call(jen.Func().Params().Block(body...))
+	}
+
+	consts := []jen.Code{
+		jobsComment("migrationsDir is the app's migrations folder, relative to this package.",
+			"Each test applies all of it to a database of its own."),
+		jen.Id("migrationsDir").Op("=").Lit(rel),
+	}
+	if n.Dialect != SQLite {
+		consts = append(consts, jen.Line(),
+			jobsComment("testDatabaseEnv names the environment variable holding the URL of the",
+				"test database; the tests skip without it."),
+			jen.Id("testDatabaseEnv").Op("=").Lit("MCP_OAUTH_TEST_DATABASE_URL"))
+	}
+	f.Const().Defs(consts...)
+	f.Line()
+
+	fields := []jen.Code{jen.Id("sql").Add(sqlDB.Clone()).Comment("// for the Store")}
+	if data.River {
+		rs := newRiverSpec(n.Dialect)
+		fields = append(fields, jen.Id("river").Add(rs.db).Comment("// for River: Migrate, NewClient"))
+	}
+	f.Add(jobsComment("testDatabase is one test's database, migrated with the app's migrations."))
+	f.Type().Id("testDatabase").Struct(fields...)
+	f.Line()
+	if data.River {
+		f.Add(jobsComment("testClient is the River client NewClient returns on " + data.RiverTitle + "."))
+		f.Type().Id("testClient").Op("=").Qual(importRiver, "Client").Types(newRiverSpec(n.Dialect).tx)
+		f.Line()
+	}
+
+	gooseUp := func(dialect string) []jen.Code {
+		return []jen.Code{
+			jen.List(jen.Id("p"), jen.Err()).Op(":=").Qual(importGoose, "NewProvider").Call(
+				jen.Qual(importGoose, dialect), jen.Id("db"), jen.Qual("os", "DirFS").Call(jen.Id("migrationsDir"))),
+			ifErrFatal("migrations in " + rel + ": %v"),
+			jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("p").Dot("Up").Call(bg.Clone()), jen.Err().Op("!=").Nil()).Block(
+				fatal("migrate up: %v", jen.Err())),
+		}
+	}
+	skipWithoutDB := func(title, example string) jen.Code {
+		return jen.If(jen.Id("dsn").Op("==").Lit("")).Block(
+			jen.Id("t").Dot("Skipf").Call(jen.Lit("set %s to a "+title+" database the tests may create "+
+				map[Dialect]string{Postgres: "schemas", MySQL: "databases"}[n.Dialect]+" in, e.g. %s="+example),
+				jen.Id("testDatabaseEnv"), jen.Id("testDatabaseEnv")))
+	}
+	scratchName := jen.Qual("fmt", "Sprintf").Call(jen.Lit("mcp_jobs_test_%016x"), jen.Qual("math/rand/v2", "Uint64").Call())
+
+	switch n.Dialect {
+	case SQLite:
+		f.Add(jobsComment("openTestDB returns a new SQLite database in a file of the test's own,",
+			"migrated, opened as River wants it: WAL, a busy timeout, and immediate",
+			"transactions so that two writers wait for each other instead of failing."))
+		f.Func().Id("openTestDB").Params(t.Clone()).Id("testDatabase").Block(append([]jen.Code{
+			jen.Id("t").Dot("Helper").Call(),
+			jen.Id("dsn").Op(":=").Lit("file:").Op("+").Qual("path/filepath", "Join").Call(jen.Id("t").Dot("TempDir").Call(), jen.Lit("test.db")).Op("+").
+				Lit("?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"),
+			jen.List(jen.Id("db"), jen.Err()).Op(":=").Qual("database/sql", "Open").Call(jen.Lit("sqlite"), jen.Id("dsn")),
+			ifErrFatal("open sqlite: %v"),
+			cleanup(jen.Id("_").Op("=").Id("db").Dot("Close").Call()),
+		}, append(gooseUp("DialectSQLite3"),
+			jen.Return(jen.Id("testDatabase").Values(jen.Dict{jen.Id("sql"): jen.Id("db"), jen.Id("river"): jen.Id("db")})))...)...)
+		f.Anon(importSQLite)
+	case Postgres:
+		f.Add(jobsComment("openTestDB returns a new schema of the test database, migrated, and",
+			"dropped with everything in it when the test ends. A pgx pool (for River)",
+			"and a *sql.DB over it (for the Store) both work in that schema only."))
+		f.Func().Id("openTestDB").Params(t.Clone()).Id("testDatabase").Block(append([]jen.Code{
+			jen.Id("t").Dot("Helper").Call(),
+			jen.Id("dsn").Op(":=").Qual("os", "Getenv").Call(jen.Id("testDatabaseEnv")),
+			skipWithoutDB("PostgreSQL", "postgres://postgres@127.0.0.1:5432/myapp_test?sslmode=disable"),
+			jen.List(jen.Id("admin"), jen.Err()).Op(":=").Qual("database/sql", "Open").Call(jen.Lit("pgx"), jen.Id("dsn")),
+			ifErrFatal("open test database: %v"),
+			cleanup(jen.Id("_").Op("=").Id("admin").Dot("Close").Call()),
+			jen.Id("schema").Op(":=").Add(scratchName),
+			jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("admin").Dot("Exec").Call(jen.Lit("CREATE SCHEMA ").Op("+").Id("schema")), jen.Err().Op("!=").Nil()).Block(
+				fatal("create scratch schema (%s): %v", jen.Id("testDatabaseEnv"), jen.Err())),
+			cleanup(jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("admin").Dot("Exec").Call(jen.Lit("DROP SCHEMA ").Op("+").Id("schema").Op("+").Lit(" CASCADE")), jen.Err().Op("!=").Nil()).Block(
+				jen.Id("t").Dot("Errorf").Call(jen.Lit("drop scratch schema: %v"), jen.Err()))),
+			jen.List(jen.Id("cfg"), jen.Err()).Op(":=").Qual(importPgxPool, "ParseConfig").Call(jen.Id("dsn")),
+			ifErrFatal("parse test database URL: %v"),
+			jen.Id("cfg").Dot("ConnConfig").Dot("RuntimeParams").Index(jen.Lit("search_path")).Op("=").Id("schema"),
+			jen.List(jen.Id("pool"), jen.Err()).Op(":=").Qual(importPgxPool, "NewWithConfig").Call(bg.Clone(), jen.Id("cfg")),
+			ifErrFatal("open pool: %v"),
+			cleanup(jen.Id("pool").Dot("Close").Call()),
+			jen.Id("db").Op(":=").Qual(importStdlib, "OpenDBFromPool").Call(jen.Id("pool")),
+			cleanup(jen.Id("_").Op("=").Id("db").Dot("Close").Call()),
+		}, append(gooseUp("DialectPostgres"),
+			jen.Return(jen.Id("testDatabase").Values(jen.Dict{jen.Id("sql"): jen.Id("db"), jen.Id("river"): jen.Id("pool")})))...)...)
+	case MySQL:
+		f.Add(jobsComment("openTestDB returns a new database on the test server, migrated, and",
+			"dropped when the test ends. It skips the test when the test user may not",
+			"create databases: the jobs delete every user's expired rows, which must",
+			"not happen in a database other tests share."))
+		f.Func().Id("openTestDB").Params(t.Clone()).Id("testDatabase").Block(append([]jen.Code{
+			jen.Id("t").Dot("Helper").Call(),
+			jen.Id("dsn").Op(":=").Qual("os", "Getenv").Call(jen.Id("testDatabaseEnv")),
+			skipWithoutDB("MySQL", "root@tcp(127.0.0.1:3306)/myapp_test"),
+			jen.List(jen.Id("cfg"), jen.Err()).Op(":=").Qual(importMySQL, "ParseDSN").Call(jen.Id("dsn")),
+			ifErrFatal("parse test database URL: %v"),
+			jen.Id("cfg").Dot("ParseTime").Op("=").True(),
+			jen.Id("admin").Op(":=").Id("openMySQL").Call(jen.Id("t"), jen.Id("cfg").Dot("Clone").Call()),
+			jen.Id("name").Op(":=").Add(scratchName),
+			jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("admin").Dot("Exec").Call(jen.Lit("CREATE DATABASE ").Op("+").Id("name").Op("+").Lit(" CHARACTER SET utf8mb4")), jen.Err().Op("!=").Nil()).Block(
+				jen.Id("t").Dot("Skipf").Call(jen.Lit("cannot create a scratch database (%v): grant the test user CREATE and DROP to run this test"), jen.Err())),
+			cleanup(jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("admin").Dot("Exec").Call(jen.Lit("DROP DATABASE ").Op("+").Id("name")), jen.Err().Op("!=").Nil()).Block(
+				jen.Id("t").Dot("Errorf").Call(jen.Lit("drop scratch database: %v"), jen.Err()))),
+			jen.Id("cfg").Dot("DBName").Op("=").Id("name"),
+			jen.Id("db").Op(":=").Id("openMySQL").Call(jen.Id("t"), jen.Id("cfg")),
+		}, append(gooseUp("DialectMySQL"),
+			jen.Return(jen.Id("testDatabase").Values(jen.Dict{jen.Id("sql"): jen.Id("db")})))...)...)
+		f.Line()
+		f.Add(jobsComment("openMySQL opens a connection pool, closed when the test ends, and checks",
+			"that the server answers."))
+		f.Func().Id("openMySQL").Params(t.Clone(), jen.Id("cfg").Op("*").Qual(importMySQL, "Config")).Add(sqlDB.Clone()).Block(
+			jen.Id("t").Dot("Helper").Call(),
+			jen.List(jen.Id("connector"), jen.Err()).Op(":=").Qual(importMySQL, "NewConnector").Call(jen.Id("cfg")),
+			ifErrFatal("mysql connector: %v"),
+			jen.Id("db").Op(":=").Qual("database/sql", "OpenDB").Call(jen.Id("connector")),
+			cleanup(jen.Id("_").Op("=").Id("db").Dot("Close").Call()),
+			jen.If(jen.Err().Op(":=").Id("db").Dot("Ping").Call(), jen.Err().Op("!=").Nil()).Block(
+				fatal("test database (%s): %v", jen.Id("testDatabaseEnv"), jen.Err())),
+			jen.Return(jen.Id("db")),
+		)
+	}
+	f.Line()
+
+	uid := jen.Qual(n.PackageImport, "UserID")
+	var newID jen.Code
+	switch n.UserIDType {
+	case IDString:
+		newID = jen.Qual("fmt", "Sprintf").Call(jen.Lit("user-%016x"), jen.Qual("math/rand/v2", "Uint64").Call())
+	case IDUUID:
+		newID = jen.Qual(n.UserIDImport, "New").Call()
+	default:
+		newID = jen.Qual("math/rand/v2", "Int64N").Call(jen.Lit(1).Op("<<").Lit(52)).Op("+").Lit(1)
+	}
+	insert := d.bind("INSERT INTO " + d.UserTable + " (id) VALUES (?)")
+	f.Add(jobsComment(
+		"seedUser inserts a user row with a fresh id.",
+		"",
+		"If your "+n.UserTable+" table has other required columns, add them to the",
+		"INSERT here: this is the one place the jobs tests create users."))
+	f.Func().Id("seedUser").Params(t.Clone(), jen.Id("db").Add(sqlDB.Clone())).Add(uid.Clone()).Block(
+		jen.Id("t").Dot("Helper").Call(),
+		jen.Id("id").Op(":=").Add(uid.Clone()).Call(newID),
+		jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("db").Dot("ExecContext").Call(bg.Clone(), jen.Lit(insert), jen.Id("id")),
+			jen.Err().Op("!=").Nil()).Block(
+			fatal("seed user: %v (if "+n.UserTable+" has other required columns, add them in seedUser in db_test.go)", jen.Err())),
+		jen.Return(jen.Id("id")),
+	)
+	return f, nil
 }

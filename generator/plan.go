@@ -457,6 +457,11 @@ func uninstallWithoutManifest(fsys fs.FS, p *Plan, opts Options) (*Plan, error) 
 			dirs[d] = true
 		}
 	}
+	uchanges, err := uninjectionsWithoutManifest(fsys, p.Names)
+	if err != nil {
+		return nil, err
+	}
+	p.Changes = append(p.Changes, uchanges...)
 	for d := range dirs {
 		p.RemoveDirs = append(p.RemoveDirs, d)
 	}
