@@ -1,5 +1,7 @@
 package generator
 
+import "strings"
+
 // ChangeDiff returns the unified diff of what c would do to its file, or
 // "" when it changes nothing. Conflicts are shown too, so --diff explains
 // them.
@@ -27,10 +29,23 @@ var exampleDSN = map[Dialect]string{
 
 // NextSteps is what to do after a successful install: the Rails
 // post-install message, with the commands spelled out for this app.
-func NextSteps(n Names) (string, error) {
-	b, err := renderText("notes/install.txt.tmpl", struct {
+func NextSteps(p *Plan) (string, error) {
+	n := p.Names
+	data := struct {
 		Names
 		GooseDriver, ExampleDSN string
-	}{n, gooseDriver[n.Dialect], exampleDSN[n.Dialect]})
+		RoutesFile, RoutesNote  string // where routes were injected, or what to add
+	}{Names: n, GooseDriver: gooseDriver[n.Dialect], ExampleDSN: exampleDSN[n.Dialect]}
+	for _, c := range p.Changes {
+		if c.Status == StatusInject || c.Status == StatusUnchanged {
+			data.RoutesFile = c.Path
+		}
+	}
+	for _, note := range p.Notes {
+		if strings.HasPrefix(note, "routes: --skip-routes") {
+			data.RoutesNote = strings.TrimPrefix(note, "routes: ")
+		}
+	}
+	b, err := renderText("notes/install.txt.tmpl", data)
 	return string(b), err
 }

@@ -189,7 +189,7 @@ func runInstall(cmd *cobra.Command, f *runFlags, args []string) error {
 		return err
 	}
 	if !f.quiet {
-		steps, err := generator.NextSteps(plan.Names)
+		steps, err := generator.NextSteps(plan)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,3 @@
+package main
+
+import _ "github.com/jackc/pgx/v5/stdlib" // DATABASE_DRIVER=pgx
