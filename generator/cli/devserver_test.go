@@ -3,7 +3,6 @@ package cli_test
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +18,13 @@ func TestDevServerCommand(t *testing.T) {
 	bin := buildBinary(t, repo(t), "./cmd/mcpgen")
 	p := start(t, "mcpgen dev-server", t.TempDir(), bin, nil, "dev-server", "--addr", "127.0.0.1:0", "--access-token-ttl", "5s")
 
-	mcpURL := ""
-	re := regexp.MustCompile(`(?m)^mcp: (\S+)$`)
-	for deadline := time.Now().Add(30 * time.Second); mcpURL == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(p.out.String()); m != nil {
-			mcpURL = m[1]
-		}
-	}
-	if mcpURL == "" {
-		t.Fatalf("dev-server printed no mcp: line:\n%s", p.out.String())
+	mcpURL, err := p.WaitOutput("mcp: ", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range []string{"DEFAULT_MCP_SERVER_URL=" + mcpURL, "settings: access tokens 5s", "issuer: http://127.0.0.1:"} {
-		if !strings.Contains(p.out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, p.out.String())
+		if !strings.Contains(p.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, p.Output())
 		}
 	}
 
@@ -58,8 +51,8 @@ func TestDevServerCommand(t *testing.T) {
 		t.Errorf("unauthenticated MCP request: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 
-	p.stop()
-	if !strings.Contains(p.out.String(), "stopped") {
-		t.Errorf("no clean stop on SIGTERM:\n%s", p.out.String())
+	p.Stop()
+	if !strings.Contains(p.Output(), "stopped") {
+		t.Errorf("no clean stop on SIGTERM:\n%s", p.Output())
 	}
 }
