@@ -22,23 +22,11 @@ test-short:
 golden:
 	$(GO) test ./generator/cli -run 'TestGolden' -short -update -count=1
 
-## demo: scaffold the sample app into a temp folder, migrate it on SQLite
-## and run the generated tests; no server needed.
+## demo: build mcpgen, scaffold the sample app into a temp folder, migrate it
+## on SQLite, start `mcpgen dev-server` and the app, run the connect flow and
+## the example job, print the tool result. KEEP=1 keeps both servers running.
 demo:
-	@set -e; tmp=$$(mktemp -d); \
-	echo "==> building mcpgen"; \
-	$(GO) build -o $$tmp/mcpgen ./cmd/mcpgen; \
-	cp -R testdata/apps/shop $$tmp/shop; \
-	echo "==> mcpgen oauth install (in a copy of testdata/apps/shop at $$tmp/shop)"; \
-	(cd $$tmp/shop && $$tmp/mcpgen oauth install); \
-	echo; echo "==> go mod tidy"; \
-	(cd $$tmp/shop && $(GO) mod tidy); \
-	echo "==> migrating the app's SQLite database ($$tmp/shop/shop.db)"; \
-	(cd $$tmp/shop && DATABASE_URL="file:$$tmp/shop/shop.db?_pragma=foreign_keys(1)" $(GO) run ./cmd/shop migrate up && \
-	  DATABASE_URL="file:$$tmp/shop/shop.db?_pragma=foreign_keys(1)" $(GO) run ./cmd/shop migrate status); \
-	echo "==> running the generated tests"; \
-	(cd $$tmp/shop && $(GO) test -count=1 ./internal/mcpoauth/... ./internal/models/...); \
-	echo; echo "Done. The scaffolded app is in $$tmp/shop"
+	$(GO) run ./testdata/demo $(if $(KEEP),-keep)
 
 build:
 	$(GO) build -o bin/mcpgen ./cmd/mcpgen

@@ -25,6 +25,7 @@ type Options struct {
 	Database    string   // sqlite, postgres or mysql
 	DSN         string   // the database for postgres and mysql; SQLite uses a file in Dir
 	Package     string   // the generated package, relative to the module: internal/mcpoauth
+	Mcpgen      string   // an mcpgen binary to install with; "" runs the CLI in-process
 	Log         io.Writer
 }
 
@@ -64,11 +65,19 @@ func NewScaffold(ctx context.Context, o Options) (*Scaffold, error) {
 	if o.Database != "sqlite" {
 		args = append(args, "--database="+o.Database)
 	}
-	var out, errOut bytes.Buffer
-	if code := cli.Run(args, strings.NewReader(""), &out, &errOut); code != 0 {
-		return nil, fmt.Errorf("mcpgen %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	if o.Mcpgen != "" {
+		out, err := Run(ctx, o.Dir, o.Mcpgen, nil, args...)
+		if err != nil {
+			return nil, fmt.Errorf("%w\n%s", err, out)
+		}
+		s.Install = out
+	} else {
+		var out, errOut bytes.Buffer
+		if code := cli.Run(args, strings.NewReader(""), &out, &errOut); code != 0 {
+			return nil, fmt.Errorf("mcpgen %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		}
+		s.Install = out.String()
 	}
-	s.Install = out.String()
 
 	if err := s.addWiring(o); err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ func Routes(db *sql.DB) *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if devLoginEnabled() {
+		mux.HandleFunc("GET /dev/login", devLogin)
+	}
 	// mcpgen:routes
 	return mux
 }
