@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"flag"
+	"go/format"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,7 @@ func TestGolden(t *testing.T) {
 			}
 			want := goldenTree(t, goldenDir)
 			sameTree(t, want, got)
+			checkGeneratedFiles(t, before, got)
 
 			if testing.Short() {
 				t.Skip("-short: not building the generated app")
@@ -78,6 +80,26 @@ func TestGolden(t *testing.T) {
 			t.Logf("go test in the generated app: %d passed, %d skipped",
 				strings.Count(res, "--- PASS"), strings.Count(res, "--- SKIP"))
 		})
+	}
+}
+
+// checkGeneratedFiles checks what every file mcpgen creates must be: a
+// first line naming mcpgen and its version, and Go that gofmt leaves as is.
+func checkGeneratedFiles(t *testing.T, before, files map[string][]byte) {
+	t.Helper()
+	for p, b := range files {
+		if _, existed := before[p]; existed || p == "stdout.txt" || p == generator.ManifestPath {
+			continue // the user's own files get injections, not headers
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		if !strings.Contains(first, "mcpgen v"+generator.Version) {
+			t.Errorf("%s: first line %q does not name mcpgen v%s", p, first, generator.Version)
+		}
+		if strings.HasSuffix(p, ".go") {
+			if formatted, err := format.Source(b); err != nil || !bytes.Equal(formatted, b) {
+				t.Errorf("%s is not gofmt'd (%v)", p, err)
+			}
+		}
 	}
 }
 
