@@ -94,6 +94,27 @@ var layers = []func(Names) ([]File, []Migration, error){
 	jobsLayer, // background jobs
 }
 
+// renderPlaced renders every file of an install for n, migrations placed
+// in the target's migrations folder (stamped with opts.Now, else now).
+func renderPlaced(fsys fs.FS, n Names, opts Options) ([]File, error) {
+	files, migs, err := render(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkGeneratedNames(n, files); err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	migFiles, err := placeMigrations(fsys, n.MigrationsDir, now, migs)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, migFiles...), nil
+}
+
 // render produces every file an install writes for n.
 func render(n Names) ([]File, []Migration, error) {
 	var files []File
@@ -116,23 +137,10 @@ func PlanInstall(fsys fs.FS, opts Options, mode Mode) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, migs, err := render(n)
+	files, err := renderPlaced(fsys, n, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkGeneratedNames(n, files); err != nil {
-		return nil, err
-	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	migFiles, err := placeMigrations(fsys, n.MigrationsDir, now, migs)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files, migFiles...)
-
 	old, err := readManifest(fsys)
 	if err != nil {
 		return nil, err
@@ -384,7 +392,6 @@ func PlanUninstall(fsys fs.FS, opts Options) (*Plan, error) {
 		return uninstallWithoutManifest(fsys, p, opts)
 	}
 	kept := &Manifest{Version: old.Version, Options: old.Options, Files: map[string]string{}}
-	removed := map[string]bool{}
 	for fp, h := range old.Files {
 		c, ok, err := removal(fsys, fp, h)
 		if err != nil {
@@ -395,8 +402,6 @@ func PlanUninstall(fsys fs.FS, opts Options) (*Plan, error) {
 		}
 		if c.Status == StatusKeep {
 			kept.Files[fp] = h
-		} else {
-			removed[fp] = true
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -427,20 +432,12 @@ func PlanUninstall(fsys fs.FS, opts Options) (*Plan, error) {
 
 func uninstallWithoutManifest(fsys fs.FS, p *Plan, opts Options) (*Plan, error) {
 	p.Notes = append(p.Notes, "no "+ManifestPath+" in the target: removing only files identical to what this mcpgen writes for these options")
-	files, migs, err := render(p.Names)
-	if err != nil {
-		return nil, err
-	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	migFiles, err := placeMigrations(fsys, p.Names.MigrationsDir, now, migs)
+	files, err := renderPlaced(fsys, p.Names, opts)
 	if err != nil {
 		return nil, err
 	}
 	dirs := map[string]bool{}
-	for _, f := range append(files, migFiles...) {
+	for _, f := range files {
 		c, ok, err := removal(fsys, f.Path, hash(f.Content))
 		if err != nil {
 			return nil, err

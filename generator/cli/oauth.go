@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -169,52 +170,46 @@ func (f *runFlags) mode() generator.Mode {
 	return generator.ModeDefault
 }
 
-func runInstall(cmd *cobra.Command, f *runFlags, args []string) error {
+// execute plans a run with plan, reports it and, unless --pretend or
+// --diff, applies it. It returns the plan, or nil when nothing was applied.
+func (f *runFlags) execute(cmd *cobra.Command, args []string,
+	plan func(fs.FS, generator.Options) (*generator.Plan, error)) (*generator.Plan, error) {
 	root, opts, err := f.open(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer root.Close()
-	plan, err := generator.PlanInstall(root.FS(), opts, f.mode())
+	p, err := plan(root.FS(), opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.report(cmd, p); err != nil {
+		return nil, err
+	}
+	if f.pretend || f.diff {
+		return nil, nil
+	}
+	return p, generator.Apply(root, p)
+}
+
+func runInstall(cmd *cobra.Command, f *runFlags, args []string) error {
+	plan, err := f.execute(cmd, args, func(fsys fs.FS, opts generator.Options) (*generator.Plan, error) {
+		return generator.PlanInstall(fsys, opts, f.mode())
+	})
+	if err != nil || plan == nil || f.quiet {
+		return err
+	}
+	steps, err := generator.NextSteps(plan)
 	if err != nil {
 		return err
 	}
-	if err := f.report(cmd, plan); err != nil {
-		return err
-	}
-	if f.pretend || f.diff {
-		return nil
-	}
-	if err := generator.Apply(root, plan); err != nil {
-		return err
-	}
-	if !f.quiet {
-		steps, err := generator.NextSteps(plan)
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(cmd.OutOrStdout(), "\n"+steps)
-	}
+	fmt.Fprint(cmd.OutOrStdout(), "\n"+steps)
 	return nil
 }
 
 func runUninstall(cmd *cobra.Command, f *runFlags, args []string) error {
-	root, opts, err := f.open(args)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	plan, err := generator.PlanUninstall(root.FS(), opts)
-	if err != nil {
-		return err
-	}
-	if err := f.report(cmd, plan); err != nil {
-		return err
-	}
-	if f.pretend || f.diff {
-		return nil
-	}
-	if err := generator.Apply(root, plan); err != nil {
+	plan, err := f.execute(cmd, args, generator.PlanUninstall)
+	if err != nil || plan == nil || f.quiet {
 		return err
 	}
 	var kept []generator.Change
@@ -223,7 +218,7 @@ func runUninstall(cmd *cobra.Command, f *runFlags, args []string) error {
 			kept = append(kept, c)
 		}
 	}
-	if len(kept) > 0 && !f.quiet {
+	if len(kept) > 0 {
 		fmt.Fprintf(cmd.OutOrStdout(), "\nKept %d file(s) you edited; delete them yourself if you no longer need them:\n", len(kept))
 		for _, c := range kept {
 			fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", c.Path)
