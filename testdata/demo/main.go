@@ -1,6 +1,7 @@
 // Command demo is `make demo`: the main job of mcpgen, end to end, with
 // nothing installed. It builds mcpgen, scaffolds the shop sample app into a
-// temporary folder, migrates it on SQLite, starts `mcpgen dev-server` (an
+// temporary folder, migrates it on SQLite, runs the generated tests, starts
+// `mcpgen dev-server` (an
 // MCP server behind an OAuth 2.1 authorization server) and the app, runs
 // the browser connect flow, runs the example job through River in a worker
 // process and prints the tool result, and shows that the stored token is
@@ -74,6 +75,13 @@ func run(keep bool) error {
 		return err
 	}
 
+	step("the generated tests: go test ./internal/mcpoauth/... ./internal/models/...")
+	out, err := e2e.Go(ctx, s.Dir, nil, "test", "-count=1", "./internal/mcpoauth/...", "./internal/models/...")
+	fmt.Print(indent(out))
+	if err != nil {
+		return err
+	}
+
 	step("starting mcpgen dev-server")
 	dev, err := e2e.Start("mcpgen dev-server", tmp, mcpgen, nil, "dev-server", "--addr", "127.0.0.1:0", "--access-token-ttl", "2m")
 	if err != nil {
@@ -127,7 +135,7 @@ func run(keep bool) error {
 	}
 
 	step("the example job, through River in the worker process: shop-worker research -user 1 -tool whoami")
-	out, err := e2e.Run(ctx, s.Dir, s.Worker, s.Env(mcpURL), "research", "-user", "1", "-tool", "whoami")
+	out, err = e2e.Run(ctx, s.Dir, s.Worker, s.Env(mcpURL), "research", "-user", "1", "-tool", "whoami")
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, out)
 	}
