@@ -39,7 +39,8 @@ Documents, PKCE with S256 only, refresh-token rotation with reuse detection,
 revocation, and step-up challenges. It is strict on purpose, to catch client
 bugs. State is in memory; nothing secret is logged.
 
-Tools: echo, add and whoami (need mcp:read); admin_stats (also needs mcp:admin,
+Tools: echo, add, whoami and sleep (need mcp:read; sleep waits its ms argument,
+at most 10s, for tests of slow tools); admin_stats (also needs mcp:admin,
 so a token without it gets 403 error="insufficient_scope").
 
 There are no passwords: the consent page asks which user to continue as
@@ -54,6 +55,7 @@ generated app needs. Test controls (no credentials, loopback only):
   POST /_dev/revoke        revoke a user's tokens as the provider would (user=NAME or family=ID)`,
 		Example: `  mcpgen dev-server
   mcpgen dev-server --auto-approve --access-token-ttl 30s
+  mcpgen dev-server --access-token-ttl 3s --refresh-delay 2s   # catch clients mid-refresh
   mcpgen dev-server --addr 127.0.0.1:0              # a free port: read the "mcp:" line
   mcpgen dev-server --issuer-path /oauth            # exercise path-insertion discovery
   mcpgen dev-server --no-s256                       # a correct client refuses this server
@@ -73,6 +75,7 @@ generated app needs. Test controls (no credentials, loopback only):
 	fl.BoolVar(&c.AllowNonLoopback, "allow-non-loopback", false, "allow listening on a non-loopback address (the server has no real authentication)")
 	fl.DurationVar(&c.AccessTokenTTL, "access-token-ttl", time.Hour, "access token lifetime")
 	fl.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 24*time.Hour, "refresh token lifetime, restarted by each rotation")
+	fl.DurationVar(&c.RefreshDelay, "refresh-delay", 0, "hold each refresh_token grant this long before answering (a client gone meanwhile rotates nothing), to test clients killed mid-refresh")
 	fl.BoolVar(&c.AutoApprove, "auto-approve", false, "approve authorization requests without the consent page")
 	fl.StringVar(&c.DefaultUser, "default-user", "alice", "user who consents when the request has no login_hint")
 	fl.StringVar(&c.IssuerPath, "issuer-path", "", "put the issuer at a path, e.g. /oauth, to test path-insertion discovery")
@@ -172,8 +175,12 @@ func printDevServer(w io.Writer, s *devserver.Server) {
 	if cfg.AutoApprove {
 		approval = fmt.Sprintf("auto-approve as %q (or the login_hint)", cfg.DefaultUser)
 	}
-	fmt.Fprintf(w, "settings: access tokens %v, refresh tokens %v, %s, scopes %q\n",
-		cfg.AccessTokenTTL, cfg.RefreshTokenTTL, approval, strings.Join(cfg.Scopes, " "))
+	delay := ""
+	if cfg.RefreshDelay > 0 {
+		delay = fmt.Sprintf(", refreshes held %v", cfg.RefreshDelay)
+	}
+	fmt.Fprintf(w, "settings: access tokens %v, refresh tokens %v%s, %s, scopes %q\n",
+		cfg.AccessTokenTTL, cfg.RefreshTokenTTL, delay, approval, strings.Join(cfg.Scopes, " "))
 
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "# Environment for a generated app:")

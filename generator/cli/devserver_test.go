@@ -16,13 +16,13 @@ func TestDevServerCommand(t *testing.T) {
 		t.Skip("-short: not building mcpgen")
 	}
 	bin := buildBinary(t, repo(t), "./cmd/mcpgen")
-	p := start(t, "mcpgen dev-server", t.TempDir(), bin, nil, "dev-server", "--addr", "127.0.0.1:0", "--access-token-ttl", "5s")
+	p := start(t, "mcpgen dev-server", t.TempDir(), bin, nil, "dev-server", "--addr", "127.0.0.1:0", "--access-token-ttl", "5s", "--refresh-delay", "1500ms")
 
 	mcpURL, err := p.WaitOutput("mcp: ", 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"DEFAULT_MCP_SERVER_URL=" + mcpURL, "settings: access tokens 5s", "issuer: http://127.0.0.1:"} {
+	for _, want := range []string{"DEFAULT_MCP_SERVER_URL=" + mcpURL, "settings: access tokens 5s, refresh tokens 24h0m0s, refreshes held 1.5s,", "issuer: http://127.0.0.1:"} {
 		if !strings.Contains(p.Output(), want) {
 			t.Errorf("output lacks %q:\n%s", want, p.Output())
 		}

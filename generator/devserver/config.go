@@ -38,6 +38,13 @@ type Config struct {
 	RefreshTokenTTL time.Duration // default 24h; each rotation starts it again
 	CodeTTL         time.Duration // lifetime of an authorization code; default 1m
 
+	// RefreshDelay holds every refresh_token grant this long before it is
+	// answered, so that tests can catch a client in the middle of a
+	// refresh (Stats.RefreshesInFlight says when one is). A grant whose
+	// client goes away meanwhile is abandoned without rotating anything:
+	// see Server.refresh. Default 0: no delay.
+	RefreshDelay time.Duration
+
 	// AutoApprove answers authorization requests at once, as the user named
 	// by login_hint (or user), else DefaultUser, without a consent page.
 	AutoApprove bool
@@ -142,7 +149,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	cfg.IssuerPath = p
 
-	for name, d := range map[string]*time.Duration{"access token TTL": &cfg.AccessTokenTTL, "refresh token TTL": &cfg.RefreshTokenTTL, "code TTL": &cfg.CodeTTL, "CIMD cache TTL": &cfg.CIMDCacheTTL} {
+	for name, d := range map[string]*time.Duration{"access token TTL": &cfg.AccessTokenTTL, "refresh token TTL": &cfg.RefreshTokenTTL, "code TTL": &cfg.CodeTTL, "CIMD cache TTL": &cfg.CIMDCacheTTL, "refresh delay": &cfg.RefreshDelay} {
 		if *d < 0 {
 			return cfg, fmt.Errorf("%s %v is negative", name, *d)
 		}

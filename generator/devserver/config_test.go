@@ -28,6 +28,7 @@ func TestConfig(t *testing.T) {
 		{Config{IssuerPath: "/a/../b"}, "plain path"},
 		{Config{IssuerPath: "/a?x=1"}, "plain path"},
 		{Config{AccessTokenTTL: -time.Second}, "negative"},
+		{Config{RefreshDelay: -time.Second}, "refresh delay -1s is negative"},
 		{Config{DefaultUser: "a b"}, "default user"},
 		{Config{Scopes: []string{"mcp:read", `bad"scope`}}, "scope"},
 		{Config{Clients: []ClientConfig{{ID: "x"}}}, "no redirect URI"},

@@ -7,7 +7,9 @@
 // checks, refresh-token rotation with reuse detection that revokes the whole
 // token family, RFC 9207 iss on every authorization response, and step-up
 // challenges with error="insufficient_scope". Everything lives in memory and
-// no token, code or verifier is ever logged.
+// no token, code or verifier is ever logged. Config.RefreshDelay holds
+// refresh grants for a while, so that a test can kill a client in the
+// middle of a refresh (Stats.RefreshesInFlight says when one is).
 //
 // # Endpoints
 //
@@ -52,7 +54,8 @@
 //
 // The scopes are Config.Scopes (default mcp:read, mcp:write, mcp:admin).
 // An authorization request without scope gets the default scopes: all but
-// mcp:admin. The tools echo, add and whoami require mcp:read; admin_stats
+// mcp:admin. The tools echo, add, whoami and sleep (a slow tool: it waits
+// its ms argument, at most 10 s) require mcp:read; admin_stats
 // requires mcp:read and mcp:admin, and a token without them is answered
 // 403 with WWW-Authenticate: Bearer error="insufficient_scope",
 // scope="mcp:read mcp:admin", resource_metadata="...". A 401 challenge

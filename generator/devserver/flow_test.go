@@ -84,7 +84,7 @@ func TestFullFlow(t *testing.T) {
 		names = append(names, tl.Name)
 	}
 	slices.Sort(names)
-	if want := []string{"add", "admin_stats", "echo", "whoami"}; !slices.Equal(names, want) {
+	if want := []string{"add", "admin_stats", "echo", "sleep", "whoami"}; !slices.Equal(names, want) {
 		t.Errorf("tools %v, want %v", names, want)
 	}
 	if got, err := callText(t, cs, "echo", map[string]any{"text": "héllo"}); err != nil || got != "héllo" {

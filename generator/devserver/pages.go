@@ -81,7 +81,7 @@ accounts: the user name is whatever you type. Do not use it in production.</p>
 `))
 
 var scopeDescriptions = map[string]string{
-	ScopeRead:  "call the tools echo, add and whoami",
+	ScopeRead:  "call the tools echo, add, whoami and sleep",
 	ScopeWrite: "write access (no tool here needs it)",
 	ScopeAdmin: "call admin_stats, which shows this server's counters",
 }

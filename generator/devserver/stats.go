@@ -26,6 +26,14 @@ type Stats struct {
 	ReuseDetections int            `json:"reuse_detections"`  // replayed refresh tokens or codes; each revokes its family
 	MissingResource int            `json:"missing_resource"`  // authorization or token requests without resource
 
+	// The refresh_token grants as they arrive, for tests of concurrent
+	// clients. RefreshesInFlight is a gauge, not a counter: the grants
+	// being answered now; with Config.RefreshDelay, a client is in the
+	// middle of a refresh while it is above zero.
+	RefreshRequests    int `json:"refresh_requests"`    // grants of authenticated clients, whatever their outcome
+	RefreshesInFlight  int `json:"refreshes_in_flight"` // grants being answered now
+	RefreshesAbandoned int `json:"refreshes_abandoned"` // client gone during Config.RefreshDelay: answered 503, nothing rotated
+
 	Revocations     int `json:"revocations"`      // known tokens revoked at /revoke
 	FamiliesRevoked int `json:"families_revoked"` // by reuse, /revoke of a refresh token, or /_dev/revoke
 
@@ -98,11 +106,13 @@ func (s *Server) Stats() Stats {
 }
 
 // ResetStats zeroes the counters, the families' refresh counts included.
-// Families and tokens stay.
+// Families and tokens stay, and so does the RefreshesInFlight gauge.
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	inFlight := s.st.stats.RefreshesInFlight
 	s.st.stats = newStats()
+	s.st.stats.RefreshesInFlight = inFlight
 	for _, f := range s.st.families {
 		f.refreshes = 0
 	}

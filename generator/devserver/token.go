@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A PKCE code verifier (RFC 7636 §4.1).
@@ -39,7 +41,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, *
 	case grantCode:
 		return s.exchangeCode(c, form)
 	case grantRefr:
-		return s.refresh(c, form)
+		return s.refresh(r.Context(), c, form)
 	case "":
 		return tokenResponse{}, badRequest("invalid_request", "grant_type is missing")
 	default:
@@ -106,7 +108,20 @@ func (s *Server) exchangeCode(c *client, form url.Values) (tokenResponse, *oauth
 
 // refresh rotates a refresh token: the old one is spent, a new one comes
 // with the new access token. Presenting a spent one revokes the family.
-func (s *Server) refresh(c *client, form url.Values) (tokenResponse, *oauthError) {
+//
+// With Config.RefreshDelay the grant waits first, and is abandoned, with
+// nothing rotated, when ctx (the request's) ends meanwhile: the client
+// disconnected, say because its process was killed while it held its
+// refresh lock. A real authorization server may instead rotate and then
+// fail to deliver the answer; the client's stored refresh token is spent
+// then, and its next refresh trips reuse detection. No client-side lock
+// can prevent that (only a grace period for the previous refresh token
+// at the server can), so it is not what the delay is for. Not rotating
+// makes a kill during the delay the same as a kill just before the
+// request was sent, so that a test observes the client's locking alone:
+// the next worker must take over the lock and refresh with the stored
+// token, which is still the newest.
+func (s *Server) refresh(ctx context.Context, c *client, form url.Values) (tokenResponse, *oauthError) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return tokenResponse{}, badRequest("invalid_request", "refresh_token is missing")
@@ -114,6 +129,23 @@ func (s *Server) refresh(c *client, form url.Values) (tokenResponse, *oauthError
 	if !slices.Contains(c.grantTypes, grantRefr) {
 		return tokenResponse{}, badRequest("unauthorized_client", "the client did not register the refresh_token grant")
 	}
+	s.mu.Lock()
+	s.st.stats.RefreshRequests++
+	s.st.stats.RefreshesInFlight++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.st.stats.RefreshesInFlight--
+		s.mu.Unlock()
+	}()
+	if !s.waitRefreshDelay(ctx) {
+		s.mu.Lock()
+		s.st.stats.RefreshesAbandoned++
+		s.mu.Unlock()
+		return tokenResponse{}, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+			description: "the request ended during the refresh delay; nothing was rotated"}
+	}
+
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,6 +193,21 @@ func (s *Server) refresh(c *client, form url.Values) (tokenResponse, *oauthError
 	st.stats.RefreshesByUser[f.user]++
 	st.sweepLocked(now)
 	return s.issueLocked(f, scopes, true, now), nil
+}
+
+// waitRefreshDelay waits Config.RefreshDelay and reports whether ctx is
+// still live after it. Without a delay it reports true at once.
+func (s *Server) waitRefreshDelay(ctx context.Context) bool {
+	if s.cfg.RefreshDelay <= 0 {
+		return true
+	}
+	t := time.NewTimer(s.cfg.RefreshDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return ctx.Err() == nil
 }
 
 // serveRevoke is RFC 7009 revocation. Revoking a refresh token revokes its

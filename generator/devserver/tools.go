@@ -18,12 +18,20 @@ const (
 	toolEcho       = "echo"
 	toolAdd        = "add"
 	toolWhoami     = "whoami"
+	toolSleep      = "sleep"
 	toolAdminStats = "admin_stats"
 )
 
 type echoInput struct {
 	Text string `json:"text" jsonschema:"the text to send back"`
 }
+
+type sleepInput struct {
+	MS int `json:"ms" jsonschema:"how long to wait, in milliseconds, at most 10000"`
+}
+
+// maxSleep bounds the sleep tool.
+const maxSleep = 10 * time.Second
 
 type addInput struct {
 	A float64 `json:"a" jsonschema:"the first number"`
@@ -48,7 +56,7 @@ type Whoami struct {
 // that opened an SSE stream, used when a request carries none of its own.
 func (s *Server) newMCPServer(bound *auth.TokenInfo) *mcp.Server {
 	server := mcp.NewServer(&mcp.Implementation{Name: "mcpgen-dev-server", Title: "mcpgen dev server", Version: "1.0.0"}, &mcp.ServerOptions{
-		Instructions: "A test server: echo, add and whoami need mcp:read; admin_stats also needs mcp:admin.",
+		Instructions: "A test server: echo, add, whoami and sleep need mcp:read; admin_stats also needs mcp:admin.",
 	})
 	caller := func(req *mcp.CallToolRequest) *auth.TokenInfo {
 		if req.Extra != nil && req.Extra.TokenInfo != nil {
@@ -83,6 +91,22 @@ func (s *Server) newMCPServer(bound *auth.TokenInfo) *mcp.Server {
 				return nil, Whoami{}, err
 			}
 			return textResult(string(b)), who, nil
+		})
+	mcp.AddTool(server, &mcp.Tool{Name: toolSleep, Description: "Waits ms milliseconds (at most 10000), then answers: a slow tool, for tests of concurrent clients."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in sleepInput) (*mcp.CallToolResult, any, error) {
+			s.countTool(toolSleep, caller(req))
+			d := time.Duration(in.MS) * time.Millisecond
+			if in.MS < 0 || d > maxSleep {
+				return nil, nil, fmt.Errorf("ms %d is out of range: 0 to %d", in.MS, maxSleep.Milliseconds())
+			}
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+			return textResult("slept " + strconv.Itoa(in.MS) + "ms"), nil, nil
 		})
 	if slices.Contains(s.cfg.Scopes, ScopeAdmin) {
 		mcp.AddTool(server, &mcp.Tool{Name: toolAdminStats, Description: "Shows the server's counters. Needs the mcp:admin scope."},

@@ -196,3 +196,22 @@ func (b *Browser) Consent(page *Page, asUser, decision string, follow bool) (*Pa
 	}
 	return b.postURL(target.String(), form, follow)
 }
+
+// Callback delivers the authorization server's redirect to the app's
+// callback, location (the Location of Consent's answer when follow is
+// false), to this browser's app: its path and query go to b.App, which
+// may be another instance of the app than the one the flow started on.
+// The redirects that follow are followed.
+func (b *Browser) Callback(location string) (*Page, error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return nil, fmt.Errorf("callback location: %w", err)
+	}
+	target := *b.App
+	target.Path, target.RawPath, target.RawQuery = u.Path, u.RawPath, u.RawQuery
+	req, err := http.NewRequest(http.MethodGet, target.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return b.Do(req, true)
+}

@@ -61,6 +61,21 @@ func (p *Process) Stop() {
 	}
 }
 
+// Wait waits up to timeout for the process to exit by itself and returns
+// how it ended: nil for status 0, else an error with its output. A
+// process still running after timeout is left running; the error says so.
+func (p *Process) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still running after %s:\n%s", p.Name, timeout, p.Output())
+	}
+	if p.err != nil {
+		return fmt.Errorf("%s: %w:\n%s", p.Name, p.err, p.Output())
+	}
+	return nil
+}
+
 // Kill ends the process at once (SIGKILL), as a crash would.
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()

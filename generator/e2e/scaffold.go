@@ -32,13 +32,14 @@ type Options struct {
 // Scaffold is the shop sample app with mcpgen installed, the wiring of
 // testdata/wiring added, both programs built and the database migrated.
 type Scaffold struct {
-	Dir     string
-	Web     string // binary of cmd/shop
-	Worker  string // binary of cmd/shop-worker
-	Driver  string // database/sql driver name
-	DSN     string
-	Keys    string // MCP_OAUTH_ENCRYPTION_KEYS
-	Install string // what mcpgen printed
+	Dir      string
+	Web      string // binary of cmd/shop
+	Worker   string // binary of cmd/shop-worker
+	Database string // sqlite, postgres or mysql
+	Driver   string // database/sql driver name
+	DSN      string
+	Keys     string // MCP_OAUTH_ENCRYPTION_KEYS
+	Install  string // what mcpgen printed
 }
 
 var driverNames = map[string]string{"sqlite": "sqlite", "postgres": "pgx", "mysql": "mysql"}
@@ -56,7 +57,7 @@ func NewScaffold(ctx context.Context, o Options) (*Scaffold, error) {
 	if !ok {
 		return nil, fmt.Errorf("e2e: unknown database %q", o.Database)
 	}
-	s := &Scaffold{Dir: o.Dir, Driver: driver, DSN: o.DSN}
+	s := &Scaffold{Dir: o.Dir, Database: o.Database, Driver: driver}
 	if err := os.CopyFS(o.Dir, os.DirFS(filepath.Join(o.Repo, "testdata", "apps", "shop"))); err != nil {
 		return nil, fmt.Errorf("copy the sample app: %w", err)
 	}
@@ -92,17 +93,6 @@ func NewScaffold(ctx context.Context, o Options) (*Scaffold, error) {
 		return nil, err
 	}
 
-	if o.Database == "sqlite" {
-		s.DSN = "file:" + filepath.Join(o.Dir, "shop.db") +
-			"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
-	}
-	if o.Database == "mysql" && !strings.Contains(s.DSN, "parseTime") {
-		sep := "?"
-		if strings.Contains(s.DSN, "?") {
-			sep = "&"
-		}
-		s.DSN += sep + "parseTime=true"
-	}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
@@ -110,13 +100,43 @@ func NewScaffold(ctx context.Context, o Options) (*Scaffold, error) {
 	s.Keys = base64.StdEncoding.EncodeToString(key[:])
 
 	logf("==> migrating: shop migrate up (goose), shop-worker migrate (River)")
-	if out, err := Run(ctx, o.Dir, s.Web, s.Env(""), "migrate", "up"); err != nil {
+	dsn := o.DSN
+	if o.Database == "sqlite" {
+		dsn = filepath.Join(o.Dir, "shop.db")
+	}
+	return s.WithDatabase(ctx, dsn)
+}
+
+// WithDatabase returns a copy of s working on another database, migrated
+// as NewScaffold migrates the first: dsn is a Postgres or MySQL connection
+// string, or for SQLite the path of the database file to create. The
+// programs, the folder and the encryption keys are shared, so that tests
+// build once and still get a fresh database each.
+func (s *Scaffold) WithDatabase(ctx context.Context, dsn string) (*Scaffold, error) {
+	c := *s
+	switch c.Database {
+	case "sqlite":
+		c.DSN = "file:" + dsn +
+			"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	case "mysql":
+		c.DSN = dsn
+		if !strings.Contains(c.DSN, "parseTime") {
+			sep := "?"
+			if strings.Contains(c.DSN, "?") {
+				sep = "&"
+			}
+			c.DSN += sep + "parseTime=true"
+		}
+	default:
+		c.DSN = dsn
+	}
+	if out, err := Run(ctx, c.Dir, c.Web, c.Env(""), "migrate", "up"); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, out)
 	}
-	if out, err := Run(ctx, o.Dir, s.Worker, s.Env(""), "migrate"); err != nil {
+	if out, err := Run(ctx, c.Dir, c.Worker, c.Env(""), "migrate"); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, out)
 	}
-	return s, nil
+	return &c, nil
 }
 
 // addWiring copies testdata/wiring/shop into the scaffold: the worker
@@ -189,7 +209,10 @@ func (s *Scaffold) SeedUsers(table string, n int) error {
 }
 
 // StartWeb runs the web process on a free loopback port and waits until it
-// answers; base is its URL.
+// answers; base is its URL, and its MCP_OAUTH_BASE_URL. The extra
+// variables come last, so they win: a second instance of the app behind
+// the same public address gets the first one's MCP_OAUTH_BASE_URL, and so
+// the same redirect URI.
 func (s *Scaffold) StartWeb(mcpURL string, extra ...string) (p *Process, base string, err error) {
 	addr, err := FreeAddr()
 	if err != nil {

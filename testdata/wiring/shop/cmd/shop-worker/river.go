@@ -12,8 +12,20 @@ import (
 	"example.com/shop/internal/mcpoauth/jobs"
 )
 
-// work runs the River client until ctx ends, then stops it gracefully.
+// workConfig is the River configuration of `work`: the default queue with
+// maxWorkers workers, or the jobs package's default when maxWorkers is 0.
+func workConfig(maxWorkers int) *river.Config {
+	if maxWorkers <= 0 {
+		return nil
+	}
+	return &river.Config{Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}}
+}
+
+// work prints the client's ID, which River records in the attempted_by of
+// the jobs it works and in river_leader while it leads, then runs the
+// client until ctx ends and stops it gracefully.
 func work[TTx any](ctx context.Context, client *river.Client[TTx]) error {
+	fmt.Printf("river client: %s\n", client.ID())
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -56,4 +68,23 @@ func research[TTx any](ctx context.Context, client *river.Client[TTx], args jobs
 			}
 		}
 	}
+}
+
+// enqueue inserts jobs with client, an insert-only client (no workers, no
+// queues: it never works a job nor leads), as a web process enqueues
+// them for the worker processes, and returns their IDs.
+func enqueue[TTx any](ctx context.Context, client *river.Client[TTx], args []jobs.ResearchArgs) ([]int64, error) {
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a}
+	}
+	res, err := client.InsertMany(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.Job.ID
+	}
+	return ids, nil
 }

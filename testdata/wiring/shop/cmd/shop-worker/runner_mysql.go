@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"log"
 	"time"
 
@@ -38,7 +39,9 @@ func (r *mysqlRunner) Close()          { r.db.Close() }
 
 func (r *mysqlRunner) Migrate(context.Context) error { return nil } // goose made every table
 
-func (r *mysqlRunner) Work(ctx context.Context) error {
+// Work runs the maintenance jobs on tickers; there is no queue, so
+// maxWorkers means nothing here.
+func (r *mysqlRunner) Work(ctx context.Context, _ int) error {
 	refresh := time.NewTicker(jobs.RefreshInterval)
 	cleanup := time.NewTicker(jobs.CleanupInterval)
 	defer refresh.Stop()
@@ -65,4 +68,10 @@ func (r *mysqlRunner) Research(ctx context.Context, args jobs.ResearchArgs) (jso
 		return nil, err
 	}
 	return json.Marshal(res)
+}
+
+// Enqueue fails: without River there is no queue to insert jobs into;
+// run them with research instead.
+func (r *mysqlRunner) Enqueue(context.Context, []jobs.ResearchArgs) ([]int64, error) {
+	return nil, errors.New("enqueue: no job queue on MySQL (River does not support it); use research")
 }

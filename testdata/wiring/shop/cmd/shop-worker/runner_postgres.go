@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"example.com/shop/internal/mcpoauth/jobs"
 )
@@ -35,8 +37,8 @@ func (r *postgresRunner) Close()          { r.pool.Close() }
 
 func (r *postgresRunner) Migrate(ctx context.Context) error { return jobs.Migrate(ctx, r.pool) }
 
-func (r *postgresRunner) Work(ctx context.Context) error {
-	client, err := jobs.Start(ctx, r.pool, r.deps, nil)
+func (r *postgresRunner) Work(ctx context.Context, maxWorkers int) error {
+	client, err := jobs.Start(ctx, r.pool, r.deps, workConfig(maxWorkers))
 	if err != nil {
 		return err
 	}
@@ -49,4 +51,12 @@ func (r *postgresRunner) Research(ctx context.Context, args jobs.ResearchArgs) (
 		return nil, err
 	}
 	return research(ctx, client, args)
+}
+
+func (r *postgresRunner) Enqueue(ctx context.Context, args []jobs.ResearchArgs) ([]int64, error) {
+	client, err := river.NewClient(riverpgxv5.New(r.pool), &river.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return enqueue(ctx, client, args)
 }

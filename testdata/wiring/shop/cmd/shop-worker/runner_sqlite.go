@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 	_ "modernc.org/sqlite"
 
 	"example.com/shop/internal/mcpoauth/jobs"
@@ -35,8 +37,8 @@ func (r *sqliteRunner) Close()          { r.db.Close() }
 
 func (r *sqliteRunner) Migrate(ctx context.Context) error { return jobs.Migrate(ctx, r.db) }
 
-func (r *sqliteRunner) Work(ctx context.Context) error {
-	client, err := jobs.Start(ctx, r.db, r.deps, nil)
+func (r *sqliteRunner) Work(ctx context.Context, maxWorkers int) error {
+	client, err := jobs.Start(ctx, r.db, r.deps, workConfig(maxWorkers))
 	if err != nil {
 		return err
 	}
@@ -49,4 +51,12 @@ func (r *sqliteRunner) Research(ctx context.Context, args jobs.ResearchArgs) (js
 		return nil, err
 	}
 	return research(ctx, client, args)
+}
+
+func (r *sqliteRunner) Enqueue(ctx context.Context, args []jobs.ResearchArgs) ([]int64, error) {
+	client, err := river.NewClient(riversqlite.New(r.db), &river.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return enqueue(ctx, client, args)
 }
