@@ -1,5 +1,5 @@
 # mcpgen: `make test` is the test command CI runs; `make demo` shows the
-# generator at work on a sample app.
+# generator at work on a sample app; `make bench` measures the generated code.
 
 GO ?= go
 # Postgres and MySQL tests run when these are set (see .ci/run); they skip,
@@ -7,7 +7,7 @@ GO ?= go
 export MCPGEN_TEST_POSTGRES_URL
 export MCPGEN_TEST_MYSQL_DSN
 
-.PHONY: test test-short golden demo build vet fmt-check clean
+.PHONY: test test-short golden demo bench build vet fmt-check clean
 
 ## test: vet, check formatting, then run every test, including the golden
 ## cases built, vetted and tested inside scaffolded copies of the sample apps.
@@ -27,6 +27,14 @@ golden:
 ## the example job, print the tool result. KEEP=1 keeps both servers running.
 demo:
 	$(GO) run ./testdata/demo $(if $(KEEP),-keep)
+
+## bench: the scale benchmarks of BENCHMARKS.md. Scaffolds the sample app into
+## a temp folder per database (SQLite; PostgreSQL and MySQL when the variables
+## above are set, each in a fresh database) and runs go test -bench in the
+## generated package. BENCHFLAGS=-quick for a smoke run; -out=FILE keeps the
+## results for benchstat.
+bench:
+	$(GO) run ./testdata/bench $(BENCHFLAGS)
 
 build:
 	$(GO) build -o bin/mcpgen ./cmd/mcpgen

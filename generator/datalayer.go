@@ -35,6 +35,7 @@ const (
 var staticSources = []string{
 	"doc.go", "keyring.go", "token.go", "models.go", "store.go", "clientstore.go",
 	"keyring_test.go", "token_test.go", "store_test.go", "clientstore_test.go", "migrations_test.go",
+	"recorder_test.go", "store_bench_test.go",
 }
 
 // dataLayer renders the database layer: the Go package at n.PackageDir,
@@ -338,10 +339,7 @@ func (d sqlDialect) statements() []sqlStatement {
 	if d.Dialect == MySQL {
 		keepScope = "granted_scope = COALESCE(VALUES(granted_scope), granted_scope)"
 	}
-	deleteExpired := "DELETE FROM mcp_oauth_states\nWHERE id IN (\n\tSELECT id FROM mcp_oauth_states\n\tWHERE expires_at <= ?\n\tORDER BY id\n\tLIMIT ?\n)"
-	if d.Dialect == MySQL {
-		deleteExpired = "DELETE FROM mcp_oauth_states\nWHERE expires_at <= ?\nORDER BY id\nLIMIT ?"
-	}
+	deleteExpired := deleteExpiredBatch(d.Dialect, "mcp_oauth_states")
 
 	return []sqlStatement{
 		{"sqlFindCredential", "reads a user's credential for a server.",
@@ -392,6 +390,20 @@ func (d sqlDialect) statements() []sqlStatement {
 			"INSERT INTO mcp_oauth_clients (issuer, client_info_data, created_at, updated_at)\n" +
 				"VALUES (?, ?, ?, ?)\n" + d.clientConflict(false)},
 	}
+}
+
+// deleteExpiredBatch is the DELETE of one batch of the rows of table
+// (which has an index on expires_at) that expired by the first parameter,
+// at most the second. The batch is taken in expires_at order: the index
+// then yields it at once. Ordered by id, MySQL sorts every expired row
+// for each batch (over a second per batch with a million of them), and
+// SQLite and PostgreSQL scan the table in id order, fast only while the
+// oldest rows are the expired ones.
+func deleteExpiredBatch(d Dialect, table string) string {
+	if d == MySQL {
+		return "DELETE FROM " + table + "\nWHERE expires_at <= ?\nORDER BY expires_at\nLIMIT ?"
+	}
+	return "DELETE FROM " + table + "\nWHERE id IN (\n\tSELECT id FROM " + table + "\n\tWHERE expires_at <= ?\n\tORDER BY expires_at\n\tLIMIT ?\n)"
 }
 
 // clientConflict is the clause of an insert into mcp_oauth_clients whose
@@ -550,7 +562,7 @@ func dialectTitle(d Dialect) string {
 func dbTestFile(n Names, d sqlDialect) (*jen.File, error) {
 	f := dataLayerJenFile(n, n.PackageImport, n.PackageName)
 	rel := slashRel(n.PackageDir, n.MigrationsDir)
-	t := jen.Id("t").Op("*").Qual("testing", "T")
+	t := jen.Id("t").Qual("testing", "TB")
 	ctx := jen.Qual("context", "Background").Call()
 	db := jen.Op("*").Qual("database/sql", "DB")
 	fatal := func(format string, args ...jen.Code) jen.Code {
@@ -568,6 +580,11 @@ func dbTestFile(n Names, d sqlDialect) (*jen.File, error) {
 			jen.Id("testDatabaseEnv").Op("=").Lit("MCP_OAUTH_TEST_DATABASE_URL"),
 			jen.Line())
 	}
+	consts = append(consts,
+		docComment("testDialect is the database the package is written for: sqlite, postgres",
+			"or mysql."),
+		jen.Id("testDialect").Op("=").Lit(string(d.Dialect)),
+		jen.Line())
 	f.Const().Defs(append(consts,
 		docComment("migrationsDir is the app's migrations folder, relative to this package.",
 			"The tests apply all of it, the app's own tables included. Go migrations",
@@ -670,15 +687,32 @@ func dbTestFile(n Names, d sqlDialect) (*jen.File, error) {
 func sqliteDBFuncs(f *jen.File, t, db *jen.Statement, ifErrFatal func(string) jen.Code) {
 	f.Anon(importSQLite)
 	f.Add(docComment(
+		"sqliteTestDSN is the data source name of the SQLite database file at path,",
+		"with foreign keys enforced, WAL, and a busy timeout so that concurrent",
+		"writers (other connections, other processes) wait rather than fail."))
+	f.Func().Id("sqliteTestDSN").Params(jen.Id("path").String()).String().Block(
+		jen.Return(jen.Lit("file:").Op("+").Id("path").Op("+").
+			Lit("?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")),
+	)
+	f.Line()
+	f.Add(docComment("openDatabase opens the SQLite database dsn names and checks that it answers."))
+	f.Func().Id("openDatabase").Params(jen.Id("dsn").String()).Params(db.Clone(), jen.Error()).Block(
+		jen.List(jen.Id("db"), jen.Err()).Op(":=").Qual("database/sql", "Open").Call(jen.Lit("sqlite"), jen.Id("dsn")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.If(jen.Err().Op(":=").Id("db").Dot("Ping").Call(), jen.Err().Op("!=").Nil()).Block(
+			jen.Id("_").Op("=").Id("db").Dot("Close").Call(),
+			jen.Return(jen.Nil(), jen.Err()),
+		),
+		jen.Return(jen.Id("db"), jen.Nil()),
+	)
+	f.Line()
+	f.Add(docComment(
 		"openScratchTestDB opens a new, empty SQLite database in a file of the test's",
-		"own, with foreign keys enforced, WAL, and a busy timeout so that",
-		"concurrent writers wait rather than fail."))
+		"own (sqliteTestDSN)."))
 	f.Func().Id("openScratchTestDB").Params(t.Clone()).Add(db.Clone()).Block(
 		jen.Id("t").Dot("Helper").Call(),
-		jen.Id("dsn").Op(":=").Lit("file:").Op("+").Qual("path/filepath", "Join").Call(
-			jen.Id("t").Dot("TempDir").Call(), jen.Lit("test.db")).Op("+").
-			Lit("?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"),
-		jen.List(jen.Id("db"), jen.Err()).Op(":=").Qual("database/sql", "Open").Call(jen.Lit("sqlite"), jen.Id("dsn")),
+		jen.List(jen.Id("db"), jen.Err()).Op(":=").Qual("database/sql", "Open").Call(jen.Lit("sqlite"),
+			jen.Id("sqliteTestDSN").Call(jen.Qual("path/filepath", "Join").Call(jen.Id("t").Dot("TempDir").Call(), jen.Lit("test.db")))),
 		ifErrFatal("open sqlite: %v"),
 		jen.Id("t").Dot("Cleanup").Call(jen.Func().Params().Block(jen.Id("_").Op("=").Id("db").Dot("Close").Call())),
 		jen.Return(jen.Id("db")),
@@ -692,6 +726,22 @@ func sqliteDBFuncs(f *jen.File, t, db *jen.Statement, ifErrFatal func(string) je
 			Dot("Up").Call(jen.Qual("context", "Background").Call()), jen.Err().Op("!=").Nil()).Block(
 			jen.Id("t").Dot("Fatalf").Call(jen.Lit("migrate up: %v"), jen.Err())),
 		jen.Return(jen.Id("db")),
+	)
+	f.Line()
+	f.Add(docComment(
+		"testDatabaseDSN migrates a new SQLite database file of the test's own and",
+		"returns its data source name, for tests that open connection pools or",
+		"processes of their own on it with openDatabase."))
+	f.Func().Id("testDatabaseDSN").Params(t.Clone()).String().Block(
+		jen.Id("t").Dot("Helper").Call(),
+		jen.Id("dsn").Op(":=").Id("sqliteTestDSN").Call(jen.Qual("path/filepath", "Join").Call(jen.Id("t").Dot("TempDir").Call(), jen.Lit("shared.db"))),
+		jen.List(jen.Id("db"), jen.Err()).Op(":=").Id("openDatabase").Call(jen.Id("dsn")),
+		ifErrFatal("open sqlite: %v"),
+		jen.Defer().Id("db").Dot("Close").Call(),
+		jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("newMigrationProvider").Call(jen.Id("t"), jen.Id("db")).
+			Dot("Up").Call(jen.Qual("context", "Background").Call()), jen.Err().Op("!=").Nil()).Block(
+			jen.Id("t").Dot("Fatalf").Call(jen.Lit("migrate up: %v"), jen.Err())),
+		jen.Return(jen.Id("dsn")),
 	)
 	f.Line()
 }
@@ -805,6 +855,17 @@ func postgresDBFuncs(f *jen.File, t, db *jen.Statement, ifErrFatal func(string) 
 		})
 
 	f.Add(docComment(
+		"testDatabaseDSN returns the URL of the test database, migrated, for tests",
+		"that open connection pools or processes of their own on it with",
+		"openDatabase."))
+	f.Func().Id("testDatabaseDSN").Params(t.Clone()).String().Block(
+		jen.Id("t").Dot("Helper").Call(),
+		jen.Id("openTestDB").Call(jen.Id("t")),
+		jen.Return(jen.Id("testDatabaseURL").Call(jen.Id("t"))),
+	)
+	f.Line()
+
+	f.Add(docComment(
 		"openScratchTestDB returns a connection pool to a new, empty schema of the",
 		"test database, dropped with everything in it when the test ends: for tests",
 		"that migrate down, which must not touch the shared tables."))
@@ -860,6 +921,20 @@ func mysqlDBFuncs(f *jen.File, t, db *jen.Statement, ifErrFatal func(string) jen
 			jen.Return(jen.Nil(), jen.Err()),
 		),
 		jen.Return(jen.Id("db"), jen.Nil()),
+	)
+	f.Line()
+
+	f.Add(docComment(
+		"testDatabaseDSN returns the DSN of the test database, migrated and with",
+		"parseTime=true, for tests that open connection pools or processes of their",
+		"own on it with openDatabase."))
+	f.Func().Id("testDatabaseDSN").Params(t.Clone()).String().Block(
+		jen.Id("t").Dot("Helper").Call(),
+		jen.Id("openTestDB").Call(jen.Id("t")),
+		jen.List(jen.Id("cfg"), jen.Err()).Op(":=").Qual(importMySQL, "ParseDSN").Call(jen.Id("testDatabaseURL").Call(jen.Id("t"))),
+		ifErrFatal("parse test database URL: %v"),
+		jen.Id("cfg").Dot("ParseTime").Op("=").True(),
+		jen.Return(jen.Id("cfg").Dot("FormatDSN").Call()),
 	)
 	f.Line()
 

@@ -99,7 +99,8 @@ func TestDataLayerDialectDetails(t *testing.T) {
 	}
 
 	q, sql := render(Postgres, IDUUID)
-	for _, want := range []string{"type UserID = uuid.UUID", "$1", "ON CONFLICT (user_id, server_url) DO UPDATE", "FOR UPDATE", "RETURNING id"} {
+	for _, want := range []string{"type UserID = uuid.UUID", "$1", "ON CONFLICT (user_id, server_url) DO UPDATE", "FOR UPDATE", "RETURNING id",
+		"WHERE expires_at <= $1\n\tORDER BY expires_at\n\tLIMIT $2"} {
 		if !strings.Contains(q, want) {
 			t.Errorf("postgres queries lack %q", want)
 		}
@@ -114,7 +115,7 @@ func TestDataLayerDialectDetails(t *testing.T) {
 	}
 
 	q, sql = render(MySQL, IDString)
-	for _, want := range []string{"type UserID = string", "ON DUPLICATE KEY UPDATE", "LAST_INSERT_ID(id)", "ORDER BY id\nLIMIT ?", "FOR UPDATE"} {
+	for _, want := range []string{"type UserID = string", "ON DUPLICATE KEY UPDATE", "LAST_INSERT_ID(id)", "ORDER BY expires_at\nLIMIT ?", "FOR UPDATE"} {
 		if !strings.Contains(q, want) {
 			t.Errorf("mysql queries lack %q", want)
 		}
@@ -126,6 +127,11 @@ func TestDataLayerDialectDetails(t *testing.T) {
 	}
 
 	q, sql = render(SQLite, IDInt64)
+	// The cleanup takes each batch in the order of the expires_at index:
+	// ordered by id, MySQL sorted every expired row for each batch.
+	if !strings.Contains(q, "WHERE expires_at <= ?\n\tORDER BY expires_at\n\tLIMIT ?") {
+		t.Error("sqlite cleanup does not take its batches in expires_at order")
+	}
 	if strings.Contains(q, "FOR UPDATE") || !strings.Contains(q, "lockWithBeginImmediate = true") {
 		t.Error("sqlite queries lock with FOR UPDATE instead of BEGIN IMMEDIATE")
 	}

@@ -5,7 +5,7 @@ package generator
 // edit (its header says so); the others are not.
 var flowSources = []string{
 	"servers.go", "urls.go", "discovery.go", "registration.go", "flow.go", "tokensource.go", "client.go",
-	"servers_test.go", "oauthserver_test.go", "flow_test.go",
+	"servers_test.go", "oauthserver_test.go", "flow_test.go", "client_bench_test.go",
 }
 
 // flowLayer renders the server registry, the OAuth 2.1 flow, the token

@@ -88,11 +88,10 @@ func rateLimitQueriesFile(n Names, d sqlDialect) *jen.File {
 	fk := d.UserFK
 	key := fk + ", bucket, window_start"
 	hit := "INSERT INTO mcp_oauth_rate_limits (" + key + ", hits, expires_at)\nVALUES (?, ?, ?, 1, ?)\n"
-	deleteExpired := "DELETE FROM mcp_oauth_rate_limits\nWHERE id IN (\n\tSELECT id FROM mcp_oauth_rate_limits\n\tWHERE expires_at <= ?\n\tORDER BY id\n\tLIMIT ?\n)"
+	deleteExpired := deleteExpiredBatch(d.Dialect, "mcp_oauth_rate_limits")
 	switch d.Dialect {
 	case MySQL:
 		hit += "ON DUPLICATE KEY UPDATE hits = hits + 1"
-		deleteExpired = "DELETE FROM mcp_oauth_rate_limits\nWHERE expires_at <= ?\nORDER BY id\nLIMIT ?"
 	default:
 		hit += "ON CONFLICT (" + key + ") DO UPDATE SET hits = mcp_oauth_rate_limits.hits + 1"
 	}

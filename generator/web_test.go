@@ -87,7 +87,7 @@ func TestWebLayerDialectSQL(t *testing.T) {
 			[]string{"$1"}, "id INTEGER PRIMARY KEY", "window_start TIMESTAMP NOT NULL"},
 		{Postgres, []string{"ON CONFLICT (user_id, bucket, window_start) DO UPDATE", "VALUES ($1, $2, $3, 1, $4)", "WHERE user_id = $1 AND bucket = $2 AND window_start = $3"},
 			[]string{"?"}, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "window_start TIMESTAMPTZ NOT NULL"},
-		{MySQL, []string{"ON DUPLICATE KEY UPDATE hits = hits + 1", "WHERE expires_at <= ?\nORDER BY id\nLIMIT ?"},
+		{MySQL, []string{"ON DUPLICATE KEY UPDATE hits = hits + 1", "WHERE expires_at <= ?\nORDER BY expires_at\nLIMIT ?"},
 			[]string{"ON CONFLICT", "$1", "IN (\n"}, "AUTO_INCREMENT", "window_start DATETIME(6) NOT NULL"},
 	} {
 		n := webNames(tc.d, IDInt64, true)
