@@ -40,10 +40,10 @@ build:
 	$(GO) build -o bin/mcpgen ./cmd/mcpgen
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/demo ./testdata/bench
 
 fmt-check:
-	@out=$$(gofmt -l cmd generator templates); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd generator templates testdata); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 clean:
 	rm -rf bin
