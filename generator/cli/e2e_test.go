@@ -72,20 +72,11 @@ func newScaffold(t *testing.T, c e2eCase, d generator.Dialect) *e2e.Scaffold {
 	return s
 }
 
-// startDevServer runs the MCP + OAuth dev server in-process on loopback.
+// startDevServer runs the MCP + OAuth dev server in-process on loopback,
+// its access tokens living ttl.
 func startDevServer(t *testing.T, ttl time.Duration) *devserver.Server {
 	t.Helper()
-	ds, err := devserver.New(devserver.Config{Addr: "127.0.0.1:0", AccessTokenTTL: ttl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := ds.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); ds.Close() })
-	return ds
+	return startDevServerWith(t, devserver.Config{AccessTokenTTL: ttl})
 }
 
 // startWeb runs the web process; the test's cleanup stops it.
