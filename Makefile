@@ -11,8 +11,13 @@ export MCPGEN_TEST_MYSQL_DSN
 
 ## test: vet, check formatting, then run every test, including the golden
 ## cases built, vetted and tested inside scaffolded copies of the sample apps.
+## The scale proofs run last, printing their counts.
 test: vet fmt-check
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m -skip '^TestScale$$' ./...
+	@log=$$(mktemp); status=0; \
+	$(GO) test -count=1 -timeout 20m -run '^TestScale$$' -v ./generator/cli > $$log 2>&1 || status=$$?; \
+	if [ $$status = 0 ]; then grep -E '^(ok|PASS)|--- PASS: TestScale/[a-z]+ |--- SKIP|_test.go:[0-9]+: ' $$log; else cat $$log; fi; \
+	rm -f $$log; exit $$status
 
 ## test-short: the fast tests only (no builds of generated apps).
 test-short:
