@@ -46,13 +46,9 @@ func dataLayer(n Names) ([]File, []Migration, error) {
 	}
 	d := newSQLDialect(n)
 
-	var files []File
-	for _, name := range staticSources {
-		content, err := renderGoText("mcpoauth/"+name+".tmpl", n)
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, File{Path: n.PackageDir + "/" + name, Content: content})
+	files, err := renderGoSources("mcpoauth", n.PackageDir, staticSources, n)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	jenFiles := []jenSource{

@@ -13,13 +13,6 @@ var flowSources = []string{
 // tests. It adds no migration: the clients table it uses is the data
 // layer's.
 func flowLayer(n Names) ([]File, []Migration, error) {
-	var files []File
-	for _, name := range flowSources {
-		content, err := renderGoText("mcpoauth/"+name+".tmpl", n)
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, File{Path: n.PackageDir + "/" + name, Content: content})
-	}
-	return files, nil, nil
+	files, err := renderGoSources("mcpoauth", n.PackageDir, flowSources, n)
+	return files, nil, err
 }

@@ -59,16 +59,15 @@ func jobsLayer(n Names) ([]File, []Migration, error) {
 		RiverDB:    map[Dialect]string{SQLite: "*sql.DB", Postgres: "*pgxpool.Pool"}[n.Dialect],
 		RiverTitle: dialectTitle(n.Dialect),
 	}
-	var files []File
+	var names []string
 	for _, s := range jobsStatic {
-		if s.river && !data.River {
-			continue
+		if !s.river || data.River {
+			names = append(names, s.name)
 		}
-		content, err := renderGoText("jobs/"+s.name+".tmpl", data)
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, File{Path: dir + "/" + s.name, Content: content})
+	}
+	files, err := renderGoSources("jobs", dir, names, data)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	type jenFile struct {

@@ -68,6 +68,20 @@ func renderGoText(name string, data any) ([]byte, error) {
 	return out, nil
 }
 
+// renderGoSources renders the static Go templates tmplDir/<name>.tmpl of
+// names into files outDir/<name>.
+func renderGoSources(tmplDir, outDir string, names []string, data any) ([]File, error) {
+	files := make([]File, 0, len(names))
+	for _, name := range names {
+		content, err := renderGoText(tmplDir+"/"+name+".tmpl", data)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: outDir + "/" + name, Content: content})
+	}
+	return files, nil
+}
+
 // renderJen renders a jennifer file (gofmt'd, imports sorted) with header
 // as its first line.
 func renderJen(f *jen.File, header string) ([]byte, error) {

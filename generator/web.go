@@ -30,13 +30,9 @@ func webLayer(n Names) ([]File, []Migration, error) {
 	if !n.SkipViews {
 		sources = append(slices.Clip(sources), "views.go")
 	}
-	var files []File
-	for _, name := range sources {
-		content, err := renderGoText("web/"+name+".tmpl", n)
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, File{Path: n.PackageDir + "/" + name, Content: content})
+	files, err := renderGoSources("web", n.PackageDir, sources, n)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	d := newSQLDialect(n)
