@@ -13,6 +13,7 @@ export MCPGEN_TEST_MYSQL_DSN
 ## cases built, vetted and tested inside scaffolded copies of the sample apps.
 ## The scale proofs run last, printing their counts.
 test: vet fmt-check
+	cd mcpoauth && $(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -timeout 30m -skip '^TestScale$$' ./...
 	@log=$$(mktemp); status=0; \
 	$(GO) test -count=1 -timeout 20m -run '^TestScale$$' -v ./generator/cli > $$log 2>&1 || status=$$?; \
@@ -21,6 +22,7 @@ test: vet fmt-check
 
 ## test-short: the fast tests only (no builds of generated apps).
 test-short:
+	cd mcpoauth && $(GO) test -short ./...
 	$(GO) test -short ./...
 
 ## golden: regenerate golden/ from the generator's current output.
@@ -45,10 +47,11 @@ build:
 	$(GO) build -o bin/mcpgen ./cmd/mcpgen
 
 vet:
+	cd mcpoauth && $(GO) vet ./...
 	$(GO) vet ./... ./testdata/demo ./testdata/bench
 
 fmt-check:
-	@out=$$(gofmt -l cmd generator templates testdata); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd generator mcpoauth templates testdata); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 clean:
 	rm -rf bin

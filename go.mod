@@ -7,9 +7,9 @@ require (
 	github.com/dave/jennifer v1.7.1
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/modelcontextprotocol/go-sdk v1.8.0
+	github.com/modelcontextprotocol/go-sdk v1.8.0 // indirect
 	github.com/spf13/cobra v1.10.2
-	golang.org/x/oauth2 v0.35.0
+	golang.org/x/oauth2 v0.35.0 // indirect
 	modernc.org/sqlite v1.62.0
 )
 
@@ -46,3 +46,8 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+require github.com/mcpgen/mcpgen/mcpoauth v0.2.0
+
+// The runtime is developed in this repository; apps get it by version.
+replace github.com/mcpgen/mcpgen/mcpoauth => ./mcpoauth

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgen/mcpgen/generator"
-	"github.com/mcpgen/mcpgen/generator/devserver"
+	"github.com/mcpgen/mcpgen/mcpoauth/devserver"
 )
 
 // devServerFlags are the flags of mcpgen dev-server.

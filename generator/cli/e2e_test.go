@@ -14,8 +14,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/mcpgen/mcpgen/generator"
-	"github.com/mcpgen/mcpgen/generator/devserver"
 	"github.com/mcpgen/mcpgen/generator/e2e"
+	"github.com/mcpgen/mcpgen/mcpoauth/devserver"
 )
 
 // e2eCase is a scaffold of the shop sample app that the end-to-end tests

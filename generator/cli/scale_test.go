@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/mcpgen/mcpgen/generator"
-	"github.com/mcpgen/mcpgen/generator/devserver"
 	"github.com/mcpgen/mcpgen/generator/e2e"
+	"github.com/mcpgen/mcpgen/mcpoauth/devserver"
 )
 
 // The concurrency and multi-instance proofs: the generated code run as
