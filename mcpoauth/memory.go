@@ -136,7 +136,10 @@ func (m *MemoryStorage[U]) MarkReauthRequired(_ context.Context, userID U, serve
 	if !ok {
 		return notFound("credential")
 	}
-	r.ReauthRequiredAt, r.UpdatedAt = at, at
+	if r.ReauthRequiredAt.IsZero() {
+		r.ReauthRequiredAt = at
+	}
+	r.UpdatedAt = at
 	return nil
 }
 

@@ -55,14 +55,15 @@ type CredentialStorage[U comparable] interface {
 	ListExpiringCredentials(ctx context.Context, before time.Time, limit int) ([]*CredentialRecord[U], error)
 
 	// UpsertCredential inserts r, or replaces every column of the row of
-	// the same user and server but CreatedAt. It sets r.ID and, on insert,
-	// r.CreatedAt.
+	// the same user and server but CreatedAt. It sets r.ID and r.CreatedAt
+	// to the stored row's.
 	UpsertCredential(ctx context.Context, r *CredentialRecord[U]) error
 
 	// DeleteCredential deletes the user's row for serverURL.
 	DeleteCredential(ctx context.Context, userID U, serverURL string) error
 
-	// MarkReauthRequired sets ReauthRequiredAt and UpdatedAt to at.
+	// MarkReauthRequired sets ReauthRequiredAt to at unless it is set
+	// already (the first refusal is the one to report), and UpdatedAt to at.
 	MarkReauthRequired(ctx context.Context, userID U, serverURL string, at time.Time) error
 
 	// UpdateCredentialLocked is the lock primitive of the refresh

@@ -199,7 +199,7 @@ func (s *Store[U]) MarkReauthRequired(ctx context.Context, userID U, serverURL s
 	if err := s.ready("mark reauth required"); err != nil {
 		return err
 	}
-	if err := s.storage.MarkReauthRequired(ctx, userID, serverURL, s.now().UTC()); err != nil {
+	if err := s.storage.MarkReauthRequired(ctx, userID, serverURL, utc(s.now())); err != nil {
 		return fmt.Errorf("mcpoauth: mark reauth required: %w", err)
 	}
 	return nil
