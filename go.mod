@@ -47,7 +47,10 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-require github.com/mcpgen/mcpgen/mcpoauth v0.2.0
+require (
+	github.com/mcpgen/mcpgen/mcpoauth v0.2.0
+	golang.org/x/mod v0.43.0
+)
 
 // The runtime is developed in this repository; apps get it by version.
 replace github.com/mcpgen/mcpgen/mcpoauth => ./mcpoauth

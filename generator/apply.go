@@ -54,7 +54,7 @@ func Apply(root *os.Root, p *Plan) error {
 
 func applyChange(root *os.Root, c *Change) error {
 	switch c.Status {
-	case StatusCreate, StatusUpdate, StatusForce, StatusInject, StatusRevert:
+	case StatusCreate, StatusUpdate, StatusForce, StatusInject, StatusRevert, StatusRequire:
 		return writeAtomic(root, c.Path, c.New)
 	case StatusRemove:
 		if err := root.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -32,11 +32,7 @@ const (
 // staticSources are the files of the package that are the same for every
 // option set: template under templates/mcpoauth, file name in the package.
 // None is meant to be edited.
-var staticSources = []string{
-	"doc.go", "keyring.go", "token.go", "models.go", "store.go", "clientstore.go",
-	"keyring_test.go", "token_test.go", "store_test.go", "clientstore_test.go", "migrations_test.go",
-	"recorder_test.go", "store_bench_test.go",
-}
+var staticSources = []string{"mcpoauth.go", "store.go", "store_test.go", "migrations_test.go"}
 
 // dataLayer renders the database layer: the Go package at n.PackageDir,
 // the user helpers beside the user model, and the migrations.
@@ -52,7 +48,7 @@ func dataLayer(n Names) ([]File, []Migration, error) {
 	}
 
 	jenFiles := []jenSource{
-		{n.PackageDir + "/queries.go", false, queriesFile},
+		{n.PackageDir + "/queries.go", true, queriesFile},
 		{n.PackageDir + "/db_test.go", true, dbTestFile},
 	}
 	if n.UserHelpers != "" {
@@ -331,19 +327,20 @@ func (d sqlDialect) statements() []sqlStatement {
 		}
 		return head + "\n\t" + strings.Join(sets, ",\n\t")
 	}
-	keepScope := "granted_scope = COALESCE(excluded.granted_scope, mcp_oauth_credentials.granted_scope)"
-	if d.Dialect == MySQL {
-		keepScope = "granted_scope = COALESCE(VALUES(granted_scope), granted_scope)"
-	}
 	deleteExpired := deleteExpiredBatch(d.Dialect, "mcp_oauth_states")
+	rateKey := fk + ", bucket, window_start"
+	hit := "INSERT INTO mcp_oauth_rate_limits (" + rateKey + ", hits, expires_at)\nVALUES (?, ?, ?, 1, ?)\n"
+	if d.Dialect == MySQL {
+		hit += "ON DUPLICATE KEY UPDATE hits = hits + 1"
+	} else {
+		hit += "ON CONFLICT (" + rateKey + ") DO UPDATE SET hits = mcp_oauth_rate_limits.hits + 1"
+	}
 
 	return []sqlStatement{
 		{"sqlFindCredential", "reads a user's credential for a server.",
 			"SELECT " + credCols + "\nFROM mcp_oauth_credentials\nWHERE " + fk + " = ? AND server_url = ?"},
 		{"sqlLockCredential", "reads a credential and locks it until the transaction ends.",
 			"SELECT " + credCols + "\nFROM mcp_oauth_credentials\nWHERE " + fk + " = ? AND server_url = ?" + forUpdate},
-		{"sqlHasCredential", "finds whether a credential exists without reading it.",
-			"SELECT 1 FROM mcp_oauth_credentials WHERE " + fk + " = ? AND server_url = ?"},
 		{"sqlListCredentials", "reads a user's credentials.",
 			"SELECT " + credCols + "\nFROM mcp_oauth_credentials\nWHERE " + fk + " = ?\nORDER BY server_url"},
 		{"sqlListExpiringCredentials", "reads the usable credentials expiring by a time, soonest first.",
@@ -354,12 +351,8 @@ func (d sqlDialect) statements() []sqlStatement {
 				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n" +
 				upsert(true, []string{"issuer", "token_data", "client_info_data", "granted_scope", "token_expires_at",
 					"last_refreshed_at", "reauth_required_at", "updated_at"}) + returningID},
-		{"sqlUpsertToken", "stores a new token, keeping the rest of an existing credential.",
-			"INSERT INTO mcp_oauth_credentials (" + fk + ", server_url, token_data, granted_scope,\n" +
-				"\ttoken_expires_at, last_refreshed_at, created_at, updated_at)\n" +
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?)\n" +
-				upsert(false, []string{"token_data"}, keepScope, upsertCol(d, "token_expires_at"),
-					upsertCol(d, "last_refreshed_at"), "reauth_required_at = NULL", upsertCol(d, "updated_at"))},
+		{"sqlCredentialCreatedAt", "reads when a credential was first stored.",
+			"SELECT created_at FROM mcp_oauth_credentials WHERE id = ?"},
 		{"sqlUpdateCredential", "rewrites a credential by id.",
 			"UPDATE mcp_oauth_credentials\nSET issuer = ?, token_data = ?, client_info_data = ?, granted_scope = ?,\n" +
 				"\ttoken_expires_at = ?, last_refreshed_at = ?, reauth_required_at = ?, updated_at = ?\nWHERE id = ?"},
@@ -378,13 +371,18 @@ func (d sqlDialect) statements() []sqlStatement {
 			"DELETE FROM mcp_oauth_states WHERE id = ?"},
 		{"sqlDeleteExpiredStates", "deletes one batch of expired flows.", deleteExpired},
 		{"sqlFindClient", "reads the client registered with an issuer.",
-			"SELECT client_info_data FROM mcp_oauth_clients WHERE issuer = ?"},
+			"SELECT client_info_data, created_at, updated_at FROM mcp_oauth_clients WHERE issuer = ?"},
 		{"sqlUpsertClient", "stores the client registered with an issuer, replacing any other.",
 			"INSERT INTO mcp_oauth_clients (issuer, client_info_data, created_at, updated_at)\n" +
 				"VALUES (?, ?, ?, ?)\n" + d.clientConflict(true)},
 		{"sqlAddClient", "stores the client registered with an issuer unless one already is.",
 			"INSERT INTO mcp_oauth_clients (issuer, client_info_data, created_at, updated_at)\n" +
 				"VALUES (?, ?, ?, ?)\n" + d.clientConflict(false)},
+		{"sqlHitRateLimit", "counts one request in a user's window of a limit, creating its row.", hit},
+		{"sqlReadRateLimit", "reads the count of a user's window of a limit.",
+			"SELECT hits FROM mcp_oauth_rate_limits\nWHERE " + fk + " = ? AND bucket = ? AND window_start = ?"},
+		{"sqlDeleteExpiredRateLimits", "deletes one batch of counts of ended windows.",
+			deleteExpiredBatch(d.Dialect, "mcp_oauth_rate_limits")},
 	}
 }
 
@@ -416,14 +414,6 @@ func (d sqlDialect) clientConflict(replace bool) string {
 		return "ON CONFLICT (issuer) DO UPDATE SET\n\tclient_info_data = excluded.client_info_data,\n\tupdated_at = excluded.updated_at"
 	}
 	return "ON CONFLICT (issuer) DO NOTHING"
-}
-
-// upsertCol is the assignment of col from the proposed row.
-func upsertCol(d sqlDialect, col string) string {
-	if d.Dialect == MySQL {
-		return col + " = VALUES(" + col + ")"
-	}
-	return col + " = excluded." + col
 }
 
 // sqlString renders SQL as a raw string literal, or an interpreted one if
@@ -461,19 +451,6 @@ func queriesFile(n Names, d sqlDialect) (*jen.File, error) {
 		"UserID is the type of "+idCol+", the key every credential and pending",
 		"flow belongs to. The mcp_oauth tables reference it as "+n.UserFK+"."))
 	f.Type().Id("UserID").Op("=").Add(userIDType(n))
-	f.Line()
-
-	f.Comment("userIDString writes id into the additional data that binds a ciphertext to its row.")
-	var idText jen.Code
-	switch n.UserIDType {
-	case IDString:
-		idText = jen.Id("id")
-	case IDUUID:
-		idText = jen.Id("id").Dot("String").Call()
-	default:
-		idText = jen.Qual("strconv", "FormatInt").Call(jen.Id("id"), jen.Lit(10))
-	}
-	f.Func().Id("userIDString").Params(jen.Id("id").Id("UserID")).String().Block(jen.Return(idText))
 	f.Line()
 
 	beginImmediate := d.Dialect == SQLite
@@ -514,7 +491,7 @@ func queriesFile(n Names, d sqlDialect) (*jen.File, error) {
 		f.Line()
 		f.Add(docComment(
 			"dbTime converts t to the value bound for a timestamp column: UTC text",
-			"with microseconds. Reads accept any form; see timeScanner."))
+			"with microseconds. Reads accept any form; see sqlutil.Time."))
 		f.Func().Id("dbTime").Params(jen.Id("t").Qual("time", "Time")).Any().Block(
 			jen.Return(t.Clone().Dot("Format").Call(jen.Id("sqliteTimeLayout"))))
 	case Postgres:
@@ -538,7 +515,7 @@ func queriesFile(n Names, d sqlDialect) (*jen.File, error) {
 		}
 		defs = append(defs, jen.Comment(s.name+" "+s.doc), jen.Id(s.name).Op("=").Add(sqlString(d.bind(s.sql))))
 	}
-	f.Add(docComment("The statements of the Store, written for " + dialectTitle(d.Dialect) + "."))
+	f.Add(docComment("The statements of Storage, written for " + dialectTitle(d.Dialect) + "."))
 	f.Const().Defs(defs...)
 	return f, nil
 }

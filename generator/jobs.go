@@ -77,7 +77,7 @@ func jobsLayer(n Names) ([]File, []Migration, error) {
 	}
 	jfs := []jenFile{{"db_test.go", true, jobsDBTestFile}}
 	if data.River {
-		jfs = append(jfs, jenFile{"river.go", false, riverFile})
+		jfs = append(jfs, jenFile{"river.go", true, riverFile})
 	}
 	for _, jf := range jfs {
 		f, err := jf.render(data)
@@ -245,7 +245,7 @@ func riverFile(data jobsData) (*jen.File, error) {
 	f.Line()
 	f.Add(jobsComment("Work implements river.Worker."))
 	f.Func().Params(jen.Id("w").Op("*").Id("RefreshExpiringCredentialsWorker")).Id("Work").Params(ctx.Clone(), jen.Id("_").Op("*").Qual(importRiver, "Job").Types(jen.Id("RefreshExpiringCredentialsArgs"))).Error().Block(
-		jen.List(jen.Id("report"), jen.Err()).Op(":=").Id("RefreshExpiring").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps"), jen.Nil()),
+		jen.List(jen.Id("report"), jen.Err()).Op(":=").Id("RefreshExpiring").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps")),
 		recordOutput("refresh expiring", jen.Id("report")),
 		jen.Return(jen.Err()),
 	)

@@ -24,6 +24,9 @@ type Manifest struct {
 	Dirs []string `json:"dirs,omitempty"`
 	// Injections are the snippets mcpgen added to the user's own files.
 	Injections []Injection `json:"injections,omitempty"`
+	// Requires are the requirements mcpgen added to go.mod, as
+	// "path@version": uninstall drops those still there.
+	Requires []string `json:"requires,omitempty"`
 }
 
 // Injection is a snippet mcpgen added to a file of the user's, recorded so

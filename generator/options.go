@@ -7,7 +7,7 @@ import (
 
 // Version is the mcpgen version written into the header of every generated
 // file and into the manifest.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // Options are the inputs of one install or uninstall run, as given on the
 // command line. Empty fields mean "detect from the target, else default".

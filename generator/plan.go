@@ -32,12 +32,13 @@ const (
 	StatusRemove    Status = "remove"    // deleted by uninstall, or no longer generated
 	StatusKeep      Status = "keep"      // edited since mcpgen wrote it: uninstall spares it
 	StatusRevert    Status = "revert"    // uninstall took an injected snippet out again
+	StatusRequire   Status = "require"   // go.mod now requires the runtime (and the modules it is tested with)
 )
 
 // writes reports whether the status changes the file on disk.
 func (s Status) writes() bool {
 	switch s {
-	case StatusCreate, StatusUpdate, StatusForce, StatusInject, StatusRemove, StatusRevert:
+	case StatusCreate, StatusUpdate, StatusForce, StatusInject, StatusRemove, StatusRevert, StatusRequire:
 		return true
 	}
 	return false
@@ -88,8 +89,7 @@ func (p *Plan) Dirty() bool {
 // layers render the parts of an install, in order: migrations are
 // numbered in this order too.
 var layers = []func(Names) ([]File, []Migration, error){
-	dataLayer, // migrations, store, encryption, user helpers
-	flowLayer, // server registry, OAuth flow, token source, client factory
+	dataLayer, // migrations, the SQL store, wiring, user helpers
 	webLayer,  // handlers, views, rate limits
 	jobsLayer, // background jobs
 }
@@ -215,6 +215,23 @@ func PlanInstall(fsys fs.FS, opts Options, mode Mode) (*Plan, error) {
 		return nil, err
 	}
 	p.Changes = append(p.Changes, ichanges...)
+
+	// The runtime, pinned in go.mod.
+	gomod, added, err := requireModules(fsys, n)
+	if err != nil {
+		return nil, err
+	}
+	if gomod.Status != StatusUnchanged {
+		p.Changes = append(p.Changes, gomod)
+	}
+	next.Requires = added
+	if old != nil {
+		for _, r := range old.Requires {
+			if !slices.Contains(next.Requires, r) {
+				next.Requires = append(next.Requires, r)
+			}
+		}
+	}
 	p.Notes = append(p.Notes, inotes...)
 	next.Injections = injected
 	if old != nil {
@@ -253,7 +270,8 @@ func checkGeneratedNames(n Names, files []File) error {
 			return fmt.Errorf("internal error: generated %s does not parse: %w", f.Path, err)
 		}
 		for _, name := range topLevelNames(af) {
-			if name.name == n.HandlerType && !name.isHandler {
+			// The handler itself, the struct handler.go declares, is no collision.
+			if name.name == n.HandlerType && !(name.isStruct && f.Path == n.PackageDir+"/handler.go") {
 				return inputErrorf("pass another --handler-name, e.g. "+n.HandlerType+"Handler",
 					"handler name %s collides with %s, which mcpgen declares in %s", n.HandlerType, name.name, f.Path)
 			}
@@ -263,26 +281,12 @@ func checkGeneratedNames(n Names, files []File) error {
 }
 
 type declName struct {
-	name      string
-	isHandler bool // a type with methods ServeHTTP: the handler itself
+	name     string
+	isStruct bool // a struct type
 }
 
 // topLevelNames lists the package-level names a file declares.
 func topLevelNames(f *ast.File) []declName {
-	handlers := map[string]bool{}
-	for _, d := range f.Decls {
-		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil && fd.Name.Name == "ServeHTTP" {
-			if len(fd.Recv.List) == 1 {
-				t := fd.Recv.List[0].Type
-				if st, ok := t.(*ast.StarExpr); ok {
-					t = st.X
-				}
-				if id, ok := t.(*ast.Ident); ok {
-					handlers[id.Name] = true
-				}
-			}
-		}
-	}
 	var out []declName
 	for _, d := range f.Decls {
 		switch d := d.(type) {
@@ -294,7 +298,8 @@ func topLevelNames(f *ast.File) []declName {
 			for _, s := range d.Specs {
 				switch s := s.(type) {
 				case *ast.TypeSpec:
-					out = append(out, declName{name: s.Name.Name, isHandler: handlers[s.Name.Name]})
+					_, isStruct := s.Type.(*ast.StructType)
+					out = append(out, declName{name: s.Name.Name, isStruct: isStruct})
 				case *ast.ValueSpec:
 					for _, id := range s.Names {
 						out = append(out, declName{name: id.Name})
@@ -410,6 +415,11 @@ func PlanUninstall(fsys fs.FS, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	p.Changes = append(p.Changes, uchanges...)
+	if c, ok, err := unrequireModules(fsys, old.Requires, false); err != nil {
+		return nil, err
+	} else if ok {
+		p.Changes = append(p.Changes, c)
+	}
 	p.RemoveDirs = append(p.RemoveDirs, old.Dirs...)
 	if len(kept.Files) == 0 {
 		cur, err := readRegular(fsys, ManifestPath)
@@ -459,6 +469,13 @@ func uninstallWithoutManifest(fsys fs.FS, p *Plan, opts Options) (*Plan, error) 
 		return nil, err
 	}
 	p.Changes = append(p.Changes, uchanges...)
+	// The runtime is surely mcpgen's; the modules it pins are taken to be
+	// too where go.mod requires them at exactly the pinned version.
+	if c, ok, err := unrequireModules(fsys, pinnedRequires(), true); err != nil {
+		return nil, err
+	} else if ok {
+		p.Changes = append(p.Changes, c)
+	}
 	for d := range dirs {
 		p.RemoveDirs = append(p.RemoveDirs, d)
 	}

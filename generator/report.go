@@ -9,7 +9,7 @@ func ChangeDiff(c Change) string {
 	switch c.Status {
 	case StatusCreate:
 		return unifiedDiff("/dev/null", "b/"+c.Path, nil, c.New)
-	case StatusUpdate, StatusForce, StatusInject, StatusRevert, StatusConflict:
+	case StatusUpdate, StatusForce, StatusInject, StatusRevert, StatusConflict, StatusRequire:
 		return unifiedDiff("a/"+c.Path, "b/"+c.Path, c.Old, c.New)
 	case StatusRemove:
 		return unifiedDiff("a/"+c.Path, "/dev/null", c.Old, nil)

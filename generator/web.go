@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dave/jennifer/jen"
-
 	"github.com/mcpgen/mcpgen/templates"
 )
 
@@ -15,7 +13,7 @@ const migrationRateLimits = "create_mcp_oauth_rate_limits"
 
 // webSources are the Go files of the web layer rendered from
 // templates/web; the views and views.go come only with views.
-var webSources = []string{"handler.go", "register.go", "ratelimit.go", "handler_test.go", "ratelimit_test.go"}
+var webSources = []string{"handler.go", "register.go", "handler_test.go"}
 
 // viewPages are the HTML views, copied verbatim from templates/web/views:
 // they are html/template sources, whose actions mcpgen must not execute.
@@ -36,12 +34,6 @@ func webLayer(n Names) ([]File, []Migration, error) {
 	}
 
 	d := newSQLDialect(n)
-	q, err := renderJen(rateLimitQueriesFile(n, d), n.Header(true))
-	if err != nil {
-		return nil, nil, err
-	}
-	files = append(files, File{Path: n.PackageDir + "/ratelimit_queries.go", Content: q})
-
 	if !n.SkipViews {
 		// The header is a template comment: it does not reach the page.
 		header := "{{/* " + strings.TrimPrefix(n.Header(false), "// ") + " */}}\n"
@@ -75,36 +67,4 @@ func checkWebNames(n Names) error {
 		return fmt.Errorf("web layer: view folder %q is not %q, where views.go embeds it from", n.ViewDir, want)
 	}
 	return nil
-}
-
-// rateLimitQueriesFile renders ratelimit_queries.go: the rate limiter's
-// SQL in the dialect.
-func rateLimitQueriesFile(n Names, d sqlDialect) *jen.File {
-	f := newJenFile(n.PackageImport, n.PackageName)
-	fk := d.UserFK
-	key := fk + ", bucket, window_start"
-	hit := "INSERT INTO mcp_oauth_rate_limits (" + key + ", hits, expires_at)\nVALUES (?, ?, ?, 1, ?)\n"
-	deleteExpired := deleteExpiredBatch(d.Dialect, "mcp_oauth_rate_limits")
-	switch d.Dialect {
-	case MySQL:
-		hit += "ON DUPLICATE KEY UPDATE hits = hits + 1"
-	default:
-		hit += "ON CONFLICT (" + key + ") DO UPDATE SET hits = mcp_oauth_rate_limits.hits + 1"
-	}
-	stmts := []sqlStatement{
-		{"sqlHitRateLimit", "counts one request in a user's window of a limit, creating its row.", hit},
-		{"sqlReadRateLimit", "reads the count of a user's window of a limit.",
-			"SELECT hits FROM mcp_oauth_rate_limits\nWHERE " + fk + " = ? AND bucket = ? AND window_start = ?"},
-		{"sqlDeleteExpiredRateLimits", "deletes one batch of counts of ended windows.", deleteExpired},
-	}
-	var defs []jen.Code
-	for i, s := range stmts {
-		if i > 0 {
-			defs = append(defs, jen.Line())
-		}
-		defs = append(defs, jen.Comment(s.name+" "+s.doc), jen.Id(s.name).Op("=").Add(sqlString(d.bind(s.sql))))
-	}
-	f.Add(docComment("The statements of the RateLimiter, written for " + dialectTitle(d.Dialect) + "."))
-	f.Const().Defs(defs...)
-	return f
 }

@@ -15,7 +15,8 @@ func TestDemo(t *testing.T) {
 	// TMPDIR: the demo leaves its scaffold for the user to look at; not here.
 	out := goCmd(t, repo(t), []string{"TMPDIR=" + t.TempDir()}, "run", "./testdata/demo")
 	for _, want := range []string{
-		"      create  internal/mcpoauth/flow.go",
+		"      create  internal/mcpoauth/store.go",
+		"     require  go.mod",
 		"approved as demo-user",
 		"token in clear in the column: false",
 		`result: {"server":"default"`,

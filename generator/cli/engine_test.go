@@ -70,14 +70,14 @@ func TestConflictWritesNothing(t *testing.T) {
 	edit(t, dir, storeFile, "// my change\n")
 	// A missing generated file would be created by a normal run: it must
 	// not be, because the run as a whole stops.
-	remove(t, dir, "internal/mcpoauth/token.go")
+	remove(t, dir, "internal/mcpoauth/queries.go")
 	before := tree(t, dir)
 
 	code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
 	}
-	if s := statuses(out); s[storeFile] != "conflict" || s["internal/mcpoauth/token.go"] != "create" {
+	if s := statuses(out); s[storeFile] != "conflict" || s["internal/mcpoauth/queries.go"] != "create" {
 		t.Errorf("statuses: %v", s)
 	}
 	if !strings.Contains(errOut, storeFile) || !strings.Contains(errOut, "nothing was written") || !strings.Contains(errOut, "--force") {
@@ -92,10 +92,10 @@ func TestSkipAndForce(t *testing.T) {
 	pristine := read(t, dir, storeFile)
 	edit(t, dir, storeFile, "// mine\n")
 	edited := read(t, dir, storeFile)
-	remove(t, dir, "internal/mcpoauth/token.go")
+	remove(t, dir, "internal/mcpoauth/queries.go")
 
 	out := install(t, dir, "--skip")
-	if s := statuses(out); s[storeFile] != "skip" || s["internal/mcpoauth/token.go"] != "create" {
+	if s := statuses(out); s[storeFile] != "skip" || s["internal/mcpoauth/queries.go"] != "create" {
 		t.Errorf("--skip statuses: %v", s)
 	}
 	if read(t, dir, storeFile) != edited {

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"go/format"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mcpgen/mcpgen/generator"
+	"github.com/mcpgen/mcpgen/generator/e2e"
 )
 
 var update = flag.Bool("update", false, "rewrite golden/ from the generator's output (make golden)")
@@ -64,6 +66,9 @@ func TestGolden(t *testing.T) {
 			dsn := testDatabase(t, tc.dialect)
 			if dsn != "" {
 				env = append(env, "MCP_OAUTH_TEST_DATABASE_URL="+dsn)
+			}
+			if err := e2e.UseRuntimeCheckout(context.Background(), dir, repo(t)); err != nil {
+				t.Fatal(err)
 			}
 			goCmd(t, dir, nil, "mod", "tidy")
 			goCmd(t, dir, nil, "build", "./...")

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgen/mcpgen/generator"
 	"github.com/mcpgen/mcpgen/generator/cli"
 )
 
@@ -83,7 +84,10 @@ func NewScaffold(ctx context.Context, o Options) (*Scaffold, error) {
 	if err := s.addWiring(o); err != nil {
 		return nil, err
 	}
-	logf("==> go mod tidy, go build ./cmd/shop ./cmd/shop-worker")
+	logf("==> go mod edit -replace (the runtime of this checkout), go mod tidy, go build ./cmd/shop ./cmd/shop-worker")
+	if err := UseRuntimeCheckout(ctx, o.Dir, o.Repo); err != nil {
+		return nil, err
+	}
 	if _, err := Go(ctx, o.Dir, nil, "mod", "tidy"); err != nil {
 		return nil, err
 	}
@@ -229,4 +233,14 @@ func (s *Scaffold) StartWeb(mcpURL string, extra ...string) (p *Process, base st
 		return nil, "", err
 	}
 	return p, base, nil
+}
+
+// UseRuntimeCheckout points the app in dir at the runtime module of the
+// mcpgen checkout at repo, as a developer of mcpgen does with
+// `go mod edit -replace`: the app then builds against this checkout's
+// runtime, not a published version.
+func UseRuntimeCheckout(ctx context.Context, dir, repo string) error {
+	_, err := Go(ctx, dir, nil, "mod", "edit", "-replace",
+		generator.RuntimeModule+"="+filepath.Join(repo, "mcpoauth"))
+	return err
 }

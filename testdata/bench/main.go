@@ -137,6 +137,9 @@ func benchDatabase(ctx context.Context, repo, d, dsn, states string, runs []run,
 	if code := cli.Run(args, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		return fmt.Errorf("mcpgen %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	}
+	if err := e2e.UseRuntimeCheckout(ctx, app, repo); err != nil {
+		return err
+	}
 	if _, err := e2e.Go(ctx, app, nil, "mod", "tidy"); err != nil {
 		return err
 	}

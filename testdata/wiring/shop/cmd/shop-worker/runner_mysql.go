@@ -51,7 +51,7 @@ func (r *mysqlRunner) Work(ctx context.Context, _ int) error {
 		case <-ctx.Done():
 			return nil
 		case <-refresh.C:
-			if _, err := jobs.RefreshExpiring(ctx, r.deps, nil); err != nil {
+			if _, err := jobs.RefreshExpiring(ctx, r.deps); err != nil {
 				log.Printf("refresh expiring: %v", err)
 			}
 		case <-cleanup.C:
