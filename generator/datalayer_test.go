@@ -51,7 +51,7 @@ func TestDataLayerRendersEveryOptionSet(t *testing.T) {
 			for _, want := range []string{
 				"internal/admin/mcpoauth/mcpoauth.go", "internal/admin/mcpoauth/store.go",
 				"internal/admin/mcpoauth/store_test.go", "internal/admin/mcpoauth/queries.go",
-				"internal/admin/mcpoauth/db_test.go", "internal/models/user_mcp_oauth.go",
+				"internal/admin/mcpoauth/mcpoauthtest/mcpoauthtest.go", "internal/models/user_mcp_oauth.go",
 				"internal/models/user_mcp_oauth_test.go",
 			} {
 				if _, ok := byPath[want]; !ok {
@@ -69,8 +69,17 @@ func TestDataLayerRendersEveryOptionSet(t *testing.T) {
 					t.Errorf("%s/%s: queries.go lacks %s", d, id, q)
 				}
 			}
-			if !strings.Contains(byPath["internal/admin/mcpoauth/db_test.go"], `"../../../db/migrations"`) {
-				t.Errorf("%s/%s: db_test.go does not find the migrations folder", d, id)
+			// One test helper for every generated package's tests: the
+			// app's migrations from the module root, the dialect's driver
+			// and placeholders, the ID type's fresh ids.
+			helpers := byPath["internal/admin/mcpoauth/mcpoauthtest/mcpoauthtest.go"]
+			wantInsert := map[Dialect]string{SQLite: "VALUES (?)", Postgres: "VALUES ($1)", MySQL: "VALUES (?)"}[d]
+			wantDriver := map[Dialect]string{SQLite: importSQLite, Postgres: importStdlib, MySQL: importMySQL}[d]
+			wantID := map[IDType]string{IDInt64: "rand.Int64N(", IDString: `fmt.Sprintf("user-%016x"`, IDUUID: "uuid.New()"}[id]
+			for _, want := range []string{`MigrationsDir = "db/migrations"`, "INSERT INTO users (id) " + wantInsert, `_ "` + wantDriver + `"`, wantID} {
+				if !strings.Contains(helpers, want) {
+					t.Errorf("%s/%s: mcpoauthtest.go lacks %s:\n%s", d, id, want, helpers)
+				}
 			}
 			var names []string
 			for _, m := range migrations {

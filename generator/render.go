@@ -111,6 +111,7 @@ var importNames = map[string]string{
 	"github.com/go-sql-driver/mysql":                      "mysql",
 	"modernc.org/sqlite":                                  "sqlite",
 	"github.com/google/uuid":                              "uuid",
+	"github.com/mcpgen/mcpgen/mcpoauth/sqltest":           "sqltest",
 	"github.com/modelcontextprotocol/go-sdk/mcp":          "mcp",
 	"github.com/modelcontextprotocol/go-sdk/auth":         "auth",
 	"github.com/modelcontextprotocol/go-sdk/oauthex":      "oauthex",
