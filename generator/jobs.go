@@ -428,4 +428,3 @@ func riverFile(data jobsData) (*jen.File, error) {
 	}
 	return f, nil
 }
-
