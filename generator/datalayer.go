@@ -536,65 +536,28 @@ func userHelpersFile(n Names, _ sqlDialect) (*jen.File, error) {
 	f := dataLayerJenFile(n, userModelImport(n), n.UserModelPkg)
 	pkg := n.PackageImport
 	ctx := jen.Id("ctx").Qual("context", "Context")
-	store := jen.Id("store").Id(mcpStoreInterface)
+	store := jen.Id("store").Op("*").Qual(pkg, "Store")
 	recv := jen.Id("u").Op("*").Id(n.UserModel)
 	uid := jen.Qual(pkg, "UserID").Call(jen.Id("u").Dot(n.UserIDField))
-	nilUser := func(what string, zero ...jen.Code) jen.Code {
-		return jen.If(jen.Id("u").Op("==").Nil()).Block(jen.Return(append(zero,
-			jen.Qual("errors", "New").Call(jen.Lit(what+": nil "+n.UserModel)))...))
-	}
-	nilStore := func(what string, zero ...jen.Code) jen.Code {
-		return jen.If(jen.Id("store").Op("==").Nil()).Block(jen.Return(append(zero,
-			jen.Qual("errors", "New").Call(jen.Lit(what+": nil store")))...))
-	}
 
-	f.Add(docComment(
-		mcpStoreInterface+" is what the "+n.UserModel+" MCP helpers need of the credential",
-		"store. *"+n.PackageName+".Store satisfies it; tests can pass a fake."))
-	f.Type().Id(mcpStoreInterface).Interface(
-		jen.Id("HasCredential").Params(jen.Qual("context", "Context"), jen.Qual(pkg, "UserID"), jen.String()).Params(jen.Bool(), jen.Error()),
-		jen.Id("ListCredentials").Params(jen.Qual("context", "Context"), jen.Qual(pkg, "UserID")).Params(jen.Index().Op("*").Qual(pkg, "Credential"), jen.Error()),
-		jen.Id("TokenStorage").Params(jen.Qual(pkg, "UserID"), jen.String()).Op("*").Qual(pkg, "TokenStorage"),
-	)
-	f.Line()
-	f.Var().Id("_").Id(mcpStoreInterface).Op("=").Parens(jen.Op("*").Qual(pkg, "Store")).Parens(jen.Nil())
-	f.Line()
-
-	what := n.UserModel + ".MCPConnected"
 	f.Add(docComment(
 		"MCPConnected reports whether u has connected their account on the MCP server",
 		"at serverURL. A connection whose token the server refused to refresh still",
-		"counts; see "+n.PackageName+".Credential.ReauthRequired."))
+		"counts; see "+n.PackageName+".Credential.ReauthRequiredAt."))
 	f.Func().Params(recv.Clone()).Id("MCPConnected").Params(ctx.Clone(), store.Clone(), jen.Id("serverURL").String()).Params(jen.Bool(), jen.Error()).Block(
-		nilUser(what, jen.False()),
-		nilStore(what, jen.False()),
-		jen.If(jen.Id("serverURL").Op("==").Lit("")).Block(jen.Return(jen.False(), jen.Nil())),
-		jen.List(jen.Id("ok"), jen.Err()).Op(":=").Id("store").Dot("HasCredential").Call(jen.Id("ctx"), uid.Clone(), jen.Id("serverURL")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.False(), jen.Qual("fmt", "Errorf").Call(jen.Lit(what+": %w"), jen.Err()))),
-		jen.Return(jen.Id("ok"), jen.Nil()),
+		jen.Return(jen.Id("store").Dot("HasCredential").Call(jen.Id("ctx"), uid.Clone(), jen.Id("serverURL"))),
 	)
 	f.Line()
-
 	f.Add(docComment(
 		"MCPTokenStorage returns the storage of u's token for the MCP server at",
-		"serverURL, for an MCP client acting as u (in a background job, say). It",
-		"returns nil when u or store is nil; a nil storage's methods return errors."))
+		"serverURL, for an MCP client acting as u (in a background job, say)."))
 	f.Func().Params(recv.Clone()).Id("MCPTokenStorage").Params(store.Clone(), jen.Id("serverURL").String()).Op("*").Qual(pkg, "TokenStorage").Block(
-		jen.If(jen.Id("u").Op("==").Nil().Op("||").Id("store").Op("==").Nil()).Block(jen.Return(jen.Nil())),
 		jen.Return(jen.Id("store").Dot("TokenStorage").Call(uid.Clone(), jen.Id("serverURL"))),
 	)
 	f.Line()
-
-	what = n.UserModel + ".MCPCredentials"
 	f.Add(docComment("MCPCredentials returns u's MCP server connections, ordered by server URL."))
 	f.Func().Params(recv.Clone()).Id("MCPCredentials").Params(ctx.Clone(), store.Clone()).Params(jen.Index().Op("*").Qual(pkg, "Credential"), jen.Error()).Block(
-		nilUser(what, jen.Nil()),
-		nilStore(what, jen.Nil()),
-		jen.List(jen.Id("creds"), jen.Err()).Op(":=").Id("store").Dot("ListCredentials").Call(jen.Id("ctx"), uid.Clone()),
-		jen.If(jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(what+": %w"), jen.Err()))),
-		jen.Return(jen.Id("creds"), jen.Nil()),
+		jen.Return(jen.Id("store").Dot("ListCredentials").Call(jen.Id("ctx"), uid.Clone())),
 	)
 	return f, nil
 }
@@ -623,41 +586,12 @@ func userModelImport(n Names) string {
 	return n.Module
 }
 
-// userHelpersTestFile renders the tests of the user helpers, against a
-// fake store.
+// userHelpersTestFile renders the tests of the user helpers, on the
+// runtime's in-memory store.
 func userHelpersTestFile(n Names, _ sqlDialect) (*jen.File, error) {
 	f := dataLayerJenFile(n, userModelImport(n), n.UserModelPkg)
 	pkg := n.PackageImport
-	fake := "fake" + mcpStoreInterface
-	t := jen.Id("t").Op("*").Qual("testing", "T")
-	ctx := jen.Qual("context", "Background").Call()
-
-	f.Add(docComment(fake + " is an in-memory " + mcpStoreInterface + "."))
-	f.Type().Id(fake).Struct(
-		jen.Id("creds").Map(jen.Qual(pkg, "UserID")).Index().Op("*").Qual(pkg, "Credential"),
-		jen.Id("err").Error(),
-	)
-	f.Line()
-	f.Func().Params(jen.Id("s").Op("*").Id(fake)).Id("HasCredential").Params(jen.Id("_").Qual("context", "Context"),
-		jen.Id("id").Qual(pkg, "UserID"), jen.Id("serverURL").String()).Params(jen.Bool(), jen.Error()).Block(
-		jen.If(jen.Id("s").Dot("err").Op("!=").Nil()).Block(jen.Return(jen.False(), jen.Id("s").Dot("err"))),
-		jen.For(jen.List(jen.Id("_"), jen.Id("c")).Op(":=").Range().Id("s").Dot("creds").Index(jen.Id("id"))).Block(
-			jen.If(jen.Id("c").Dot("ServerURL").Op("==").Id("serverURL")).Block(jen.Return(jen.True(), jen.Nil())),
-		),
-		jen.Return(jen.False(), jen.Nil()),
-	)
-	f.Line()
-	f.Func().Params(jen.Id("s").Op("*").Id(fake)).Id("ListCredentials").Params(jen.Id("_").Qual("context", "Context"),
-		jen.Id("id").Qual(pkg, "UserID")).Params(jen.Index().Op("*").Qual(pkg, "Credential"), jen.Error()).Block(
-		jen.Return(jen.Id("s").Dot("creds").Index(jen.Id("id")), jen.Id("s").Dot("err")),
-	)
-	f.Line()
-	f.Func().Params(jen.Id("s").Op("*").Id(fake)).Id("TokenStorage").Params(
-		jen.Id("id").Qual(pkg, "UserID"), jen.Id("serverURL").String()).Op("*").Qual(pkg, "TokenStorage").Block(
-		jen.Return(jen.Qual(pkg, "NewStore").Call(jen.Nil(), jen.Nil()).Dot("TokenStorage").Call(jen.Id("id"), jen.Id("serverURL"))),
-	)
-	f.Line()
-
+	ctx := jen.Id("ctx")
 	var idValue, otherValue jen.Code
 	switch n.UserIDType {
 	case IDString:
@@ -668,96 +602,48 @@ func userHelpersTestFile(n Names, _ sqlDialect) (*jen.File, error) {
 		idValue, otherValue = jen.Lit(42), jen.Lit(43)
 	}
 	const server = "https://mcp.example.com/mcp"
-	newUser := func(name string, v jen.Code) jen.Code {
-		return jen.Id(name).Op(":=").Op("&").Id(n.UserModel).Values(jen.Dict{jen.Id(n.UserIDField): v})
+	newUser := func(v jen.Code) jen.Code {
+		return jen.Op("&").Id(n.UserModel).Values(jen.Dict{jen.Id(n.UserIDField): v})
 	}
-	id := func(u string) jen.Code { return jen.Qual(pkg, "UserID").Call(jen.Id(u).Dot(n.UserIDField)) }
+	uid := jen.Qual(pkg, "UserID").Call(jen.Id("u").Dot(n.UserIDField))
+	errFatal := jen.If(jen.Err().Op("!=").Nil()).Block(jen.Id("t").Dot("Fatal").Call(jen.Err()))
 
-	serverConst := jen.Const().Id("server").Op("=").Lit(server)
-	test := "Test" + n.UserModel
-	f.Func().Id(test+"MCPConnected").Params(t.Clone()).Block(
-		serverConst,
-		newUser("u", idValue),
-		newUser("other", otherValue),
-		jen.Id("store").Op(":=").Op("&").Id(fake).Values(jen.Dict{
-			jen.Id("creds"): jen.Map(jen.Qual(pkg, "UserID")).Index().Op("*").Qual(pkg, "Credential").Values(jen.Dict{
-				id("u"): jen.Values(jen.Values(jen.Dict{jen.Id("UserID"): id("u"), jen.Id("ServerURL"): jen.Id("server")})),
-			}),
-		}),
+	f.Func().Id("Test"+n.UserModel+"MCPHelpers").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(
+		ctx.Clone().Op(":=").Qual("context", "Background").Call(),
+		jen.List(jen.Id("keys"), jen.Err()).Op(":=").Qual(pkg, "NewKeyring").Call(jen.Make(jen.Index().Byte(), jen.Qual(pkg, "KeySize"))),
+		errFatal,
+		jen.Id("store").Op(":=").Qual(pkg, "NewMemoryStore").Call(jen.Id("keys")),
+		jen.List(jen.Id("u"), jen.Id("other")).Op(":=").List(newUser(idValue), newUser(otherValue)),
+		jen.Const().Id("server").Op("=").Lit(server),
+		jen.Err().Op("=").Id("store").Dot("SaveCredential").Call(ctx.Clone(), jen.Op("&").Qual(pkg, "Credential").Values(jen.Dict{
+			jen.Id("UserID"):    uid.Clone(),
+			jen.Id("ServerURL"): jen.Id("server"),
+			jen.Id("Token"):     jen.Qual(pkg, "Token").Values(jen.Dict{jen.Id("AccessToken"): jen.Lit("at")}),
+		})),
+		errFatal,
 		jen.For(jen.List(jen.Id("_"), jen.Id("tc")).Op(":=").Range().Index().Struct(
-			jen.Id("name").String(),
 			jen.Id("user").Op("*").Id(n.UserModel),
 			jen.Id("server").String(),
 			jen.Id("want").Bool(),
-		).Add(multiValues(
-			jen.Values(jen.Lit("connected"), jen.Id("u"), jen.Id("server"), jen.True()),
-			jen.Values(jen.Lit("other server"), jen.Id("u"), jen.Lit("https://other.example.com/mcp"), jen.False()),
-			jen.Values(jen.Lit("other user"), jen.Id("other"), jen.Id("server"), jen.False()),
-			jen.Values(jen.Lit("no server"), jen.Id("u"), jen.Lit(""), jen.False()),
-		))).Block(
-			jen.List(jen.Id("got"), jen.Err()).Op(":=").Id("tc").Dot("user").Dot("MCPConnected").Call(ctx.Clone(), jen.Id("store"), jen.Id("tc").Dot("server")),
-			jen.If(jen.Err().Op("!=").Nil().Op("||").Id("got").Op("!=").Id("tc").Dot("want")).Block(
-				jen.Id("t").Dot("Errorf").Call(jen.Lit("%s: MCPConnected = %v, %v; want %v, nil"),
-					jen.Id("tc").Dot("name"), jen.Id("got"), jen.Err(), jen.Id("tc").Dot("want")),
+		).Values(
+			jen.Values(jen.Id("u"), jen.Id("server"), jen.True()),
+			jen.Values(jen.Id("u"), jen.Lit("https://other.example.com/mcp"), jen.False()),
+			jen.Values(jen.Id("other"), jen.Id("server"), jen.False()),
+		)).Block(
+			jen.If(jen.List(jen.Id("got"), jen.Err()).Op(":=").Id("tc").Dot("user").Dot("MCPConnected").Call(ctx.Clone(), jen.Id("store"), jen.Id("tc").Dot("server")),
+				jen.Err().Op("!=").Nil().Op("||").Id("got").Op("!=").Id("tc").Dot("want")).Block(
+				jen.Id("t").Dot("Errorf").Call(jen.Lit("MCPConnected(%v, %q) = %v, %v; want %v"),
+					jen.Id("tc").Dot("user").Dot(n.UserIDField), jen.Id("tc").Dot("server"), jen.Id("got"), jen.Err(), jen.Id("tc").Dot("want")),
 			),
 		),
-		jen.Line(),
-		jen.Id("boom").Op(":=").Qual("errors", "New").Call(jen.Lit("database down")),
-		jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("u").Dot("MCPConnected").Call(ctx.Clone(),
-			jen.Op("&").Id(fake).Values(jen.Dict{jen.Id("err"): jen.Id("boom")}), jen.Id("server")),
-			jen.Op("!").Qual("errors", "Is").Call(jen.Err(), jen.Id("boom"))).Block(
-			jen.Id("t").Dot("Errorf").Call(jen.Lit("MCPConnected with a failing store: err = %v, want it to wrap %v"), jen.Err(), jen.Id("boom")),
+		jen.If(jen.List(jen.Id("creds"), jen.Err()).Op(":=").Id("u").Dot("MCPCredentials").Call(ctx.Clone(), jen.Id("store")),
+			jen.Err().Op("!=").Nil().Op("||").Len(jen.Id("creds")).Op("!=").Lit(1).Op("||").Id("creds").Index(jen.Lit(0)).Dot("ServerURL").Op("!=").Id("server")).Block(
+			jen.Id("t").Dot("Errorf").Call(jen.Lit("MCPCredentials = %v, %v; want the one credential for %s"), jen.Id("creds"), jen.Err(), jen.Id("server")),
 		),
-		jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Parens(jen.Op("*").Id(n.UserModel)).Parens(jen.Nil()).Dot("MCPConnected").Call(ctx.Clone(), jen.Id("store"), jen.Id("server")),
-			jen.Err().Op("==").Nil()).Block(
-			jen.Id("t").Dot("Error").Call(jen.Lit("MCPConnected on a nil "+n.UserModel+": no error")),
-		),
-	)
-	f.Line()
-
-	f.Func().Id(test+"MCPTokenStorage").Params(t.Clone()).Block(
-		serverConst,
-		newUser("u", idValue),
-		jen.Id("ts").Op(":=").Id("u").Dot("MCPTokenStorage").Call(jen.Op("&").Id(fake).Values(), jen.Id("server")),
-		jen.If(jen.Id("ts").Op("==").Nil()).Block(jen.Id("t").Dot("Fatal").Call(jen.Lit("MCPTokenStorage returned nil"))),
-		jen.If(jen.Id("ts").Dot("UserID").Call().Op("!=").Add(id("u")).Op("||").Id("ts").Dot("ServerURL").Call().Op("!=").Lit(server)).Block(
-			jen.Id("t").Dot("Errorf").Call(jen.Lit("MCPTokenStorage is for (%v, %q), want (%v, %q)"),
-				jen.Id("ts").Dot("UserID").Call(), jen.Id("ts").Dot("ServerURL").Call(), id("u"), jen.Id("server")),
-		),
-		jen.If(jen.Id("u").Dot("MCPTokenStorage").Call(jen.Nil(), jen.Id("server")).Op("!=").Nil()).Block(
-			jen.Id("t").Dot("Error").Call(jen.Lit("MCPTokenStorage with a nil store is not nil")),
-		),
-	)
-	f.Line()
-
-	f.Func().Id(test+"MCPCredentials").Params(t.Clone()).Block(
-		newUser("u", idValue),
-		jen.Id("want").Op(":=").Index().Op("*").Qual(pkg, "Credential").Add(multiValues(
-			jen.Values(jen.Dict{jen.Id("UserID"): id("u"), jen.Id("ServerURL"): jen.Lit("https://a.example.com/mcp")}),
-			jen.Values(jen.Dict{jen.Id("UserID"): id("u"), jen.Id("ServerURL"): jen.Lit("https://b.example.com/mcp")}),
-		)),
-		jen.Id("store").Op(":=").Op("&").Id(fake).Values(jen.Dict{
-			jen.Id("creds"): jen.Map(jen.Qual(pkg, "UserID")).Index().Op("*").Qual(pkg, "Credential").Values(jen.Dict{id("u"): jen.Id("want")}),
-		}),
-		jen.List(jen.Id("got"), jen.Err()).Op(":=").Id("u").Dot("MCPCredentials").Call(ctx.Clone(), jen.Id("store")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Id("t").Dot("Fatalf").Call(jen.Lit("MCPCredentials: %v"), jen.Err())),
-		jen.If(jen.Len(jen.Id("got")).Op("!=").Len(jen.Id("want"))).Block(
-			jen.Id("t").Dot("Fatalf").Call(jen.Lit("MCPCredentials returned %d credentials, want %d"), jen.Len(jen.Id("got")), jen.Len(jen.Id("want")))),
-		jen.For(jen.Id("i").Op(":=").Range().Id("want")).Block(
-			jen.If(jen.Id("got").Index(jen.Id("i")).Dot("ServerURL").Op("!=").Id("want").Index(jen.Id("i")).Dot("ServerURL")).Block(
-				jen.Id("t").Dot("Errorf").Call(jen.Lit("credential %d is for %q, want %q"), jen.Id("i"),
-					jen.Id("got").Index(jen.Id("i")).Dot("ServerURL"), jen.Id("want").Index(jen.Id("i")).Dot("ServerURL")),
-			),
-		),
-		jen.Id("boom").Op(":=").Qual("errors", "New").Call(jen.Lit("database down")),
-		jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("u").Dot("MCPCredentials").Call(ctx.Clone(),
-			jen.Op("&").Id(fake).Values(jen.Dict{jen.Id("err"): jen.Id("boom")})),
-			jen.Op("!").Qual("errors", "Is").Call(jen.Err(), jen.Id("boom"))).Block(
-			jen.Id("t").Dot("Errorf").Call(jen.Lit("MCPCredentials with a failing store: err = %v, want it to wrap %v"), jen.Err(), jen.Id("boom")),
+		jen.If(jen.List(jen.Id("tok"), jen.Err()).Op(":=").Id("u").Dot("MCPTokenStorage").Call(jen.Id("store"), jen.Id("server")).Dot("Load").Call(ctx.Clone()),
+			jen.Err().Op("!=").Nil().Op("||").Id("tok").Dot("AccessToken").Op("!=").Lit("at")).Block(
+			jen.Id("t").Dot("Errorf").Call(jen.Lit("MCPTokenStorage(%s).Load = %v, %v; want the saved token"), jen.Id("server"), jen.Id("tok"), jen.Err()),
 		),
 	)
 	return f, nil
 }
-
-// mcpStoreInterface is the name of the store interface in the user helpers.
-const mcpStoreInterface = "MCPCredentialStore"

@@ -22,10 +22,8 @@ var jobsStatic = []struct {
 	name  string
 	river bool // only where River runs (not on MySQL)
 }{
-	{name: "doc.go"},
-	{name: "deps.go"},
+	{name: "jobs.go"},
 	{name: "research.go"},
-	{name: "maintenance.go"},
 	{name: "jobs_test.go"},
 	{name: "river_test.go", river: true},
 }
@@ -144,9 +142,8 @@ func riverFile(data jobsData) (*jen.File, error) {
 		jen.Id("RefreshExpiringCredentialsKind").Op("=").Lit("mcp_oauth_refresh_expiring_credentials"),
 	)
 	f.Line()
-	f.Add(jobsComment("ResearchMaxAttempts bounds the retries of a research job that fails for",
-		"a reason worth retrying (the server is down, the tool reported an",
-		"error). Jobs the user must act on are cancelled at once."))
+	f.Add(jobsComment("ResearchMaxAttempts bounds the retries of a research job that failed",
+		"for a reason worth retrying (the server is down, the tool failed)."))
 	f.Const().Id("ResearchMaxAttempts").Op("=").Lit(5)
 	f.Line()
 
@@ -159,10 +156,8 @@ func riverFile(data jobsData) (*jen.File, error) {
 		jen.Return(insertOpts(jen.Dict{jen.Id("MaxAttempts"): jen.Id("ResearchMaxAttempts")})))
 	f.Line()
 
-	f.Add(jobsComment("CleanupExpiredOAuthStatesArgs are the arguments of the daily job that",
-		"deletes expired authorization flows (the guide's",
-		"CleanupExpiredOauthStatesJob). PeriodicJobs schedules it; insert one to",
-		"run it now."))
+	f.Add(jobsComment("CleanupExpiredOAuthStatesArgs is the daily cleanup job (the guide's",
+		"CleanupExpiredOauthStatesJob); insert one to run it now."))
 	f.Type().Id("CleanupExpiredOAuthStatesArgs").Struct()
 	f.Line()
 	f.Add(jobsComment("Kind implements river.JobArgs."))
@@ -170,9 +165,8 @@ func riverFile(data jobsData) (*jen.File, error) {
 		jen.Return(jen.Id("CleanupExpiredOAuthStatesKind")))
 	f.Line()
 
-	f.Add(jobsComment("RefreshExpiringCredentialsArgs are the arguments of the job that renews",
-		"tokens about to expire (RefreshExpiring). PeriodicJobs schedules it",
-		"every RefreshInterval; insert one to run it now."))
+	f.Add(jobsComment("RefreshExpiringCredentialsArgs is the job renewing tokens about to",
+		"expire (RefreshExpiring); insert one to run it now."))
 	f.Type().Id("RefreshExpiringCredentialsArgs").Struct()
 	f.Line()
 	f.Add(jobsComment("Kind implements river.JobArgs."))
@@ -194,9 +188,8 @@ func riverFile(data jobsData) (*jen.File, error) {
 		)
 	}
 
-	f.Add(jobsComment("ResearchWorker works ResearchArgs jobs with RunResearch. It records the",
-		"result as the job's output; a job the user must act on first (never",
-		"connected, must reconnect) is cancelled after telling them, not retried."))
+	f.Add(jobsComment("ResearchWorker runs RunResearch, recording the result as the job's",
+		"output; a job the user must act on first is cancelled, not retried."))
 	f.Type().Id("ResearchWorker").Struct(
 		jen.Qual(importRiver, "WorkerDefaults").Types(jen.Id("ResearchArgs")),
 		jen.Id("Deps").Id("Deps"),
@@ -212,9 +205,8 @@ func riverFile(data jobsData) (*jen.File, error) {
 	)
 	f.Line()
 
-	f.Add(jobsComment("CleanupExpiredOAuthStatesWorker works CleanupExpiredOAuthStatesArgs",
-		"jobs with CleanupExpiredStates and CleanupExpiredRateLimits, recording",
-		"how many rows each deleted."))
+	f.Add(jobsComment("CleanupExpiredOAuthStatesWorker runs CleanupExpiredStates and",
+		"CleanupExpiredRateLimits, recording how many rows each deleted."))
 	f.Type().Id("CleanupExpiredOAuthStatesWorker").Struct(
 		jen.Qual(importRiver, "WorkerDefaults").Types(jen.Id("CleanupExpiredOAuthStatesArgs")),
 		jen.Id("Deps").Id("Deps"),
@@ -230,8 +222,7 @@ func riverFile(data jobsData) (*jen.File, error) {
 	)
 	f.Line()
 
-	f.Add(jobsComment("RefreshExpiringCredentialsWorker works RefreshExpiringCredentialsArgs",
-		"jobs with RefreshExpiring, recording its report."))
+	f.Add(jobsComment("RefreshExpiringCredentialsWorker runs RefreshExpiring, recording its report."))
 	f.Type().Id("RefreshExpiringCredentialsWorker").Struct(
 		jen.Qual(importRiver, "WorkerDefaults").Types(jen.Id("RefreshExpiringCredentialsArgs")),
 		jen.Id("Deps").Id("Deps"),
@@ -281,12 +272,9 @@ func riverFile(data jobsData) (*jen.File, error) {
 			jen.Op("&").Qual(importRiver, "PeriodicJobOpts").Values(jen.Dict{jen.Id("ID"): jen.Id(kind), jen.Id("RunOnStart"): jen.True()}),
 		)
 	}
-	f.Add(jobsComment("PeriodicJobs returns the schedules of the maintenance jobs, for",
-		"river.Config.PeriodicJobs: the cleanup of expired flows every",
-		"CleanupInterval and the refresh of expiring tokens every",
-		"RefreshInterval, each also run when a client becomes leader. At most",
-		"one of each is queued per interval, however many processes restart in",
-		"it; a failed refresh run is not retried, the next one is."))
+	f.Add(jobsComment("PeriodicJobs schedules the maintenance jobs every CleanupInterval and",
+		"RefreshInterval, and when a client becomes leader: at most one of each per",
+		"interval, however many processes restart in it."))
 	f.Func().Id("PeriodicJobs").Params().Index().Op("*").Qual(importRiver, "PeriodicJob").Block(
 		jen.Return(jen.Index().Op("*").Qual(importRiver, "PeriodicJob").Add(jen.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true},
 			periodic("CleanupInterval", "CleanupExpiredOAuthStatesArgs", "CleanupExpiredOAuthStatesKind", jen.Dict{jen.Id("MaxAttempts"): jen.Lit(3)}),
@@ -327,12 +315,9 @@ func riverFile(data jobsData) (*jen.File, error) {
 		f.Line()
 	}
 	f.Add(jobsComment(
-		"Migrate creates or upgrades River's own tables (river_job, river_leader,",
-		"river_migration, ...) in "+data.RiverTitle+", with River's migrations: they are not",
-		"goose migrations and are not in the app's migrations folder. Run it",
-		"before starting a client, at every start-up if you like: it only applies",
-		"what is missing. To remove River's tables, migrate down with",
-		"rivermigrate (TargetVersion -1) or River's CLI."))
+		"Migrate creates or upgrades River's own tables (river_job, ...) in "+data.RiverTitle+"",
+		"with River's migrations, not goose's; it applies only what is missing. To",
+		"remove them, migrate down with rivermigrate or River's CLI."))
 	f.Func().Id("Migrate").Params(ctx.Clone(), jen.Id(rs.dbName).Add(rs.db)).Error().Block(migrateBody...)
 	f.Line()
 
@@ -348,26 +333,17 @@ func riverFile(data jobsData) (*jen.File, error) {
 	}
 	clientType := jen.Op("*").Qual(importRiver, "Client").Types(rs.tx)
 	newClientDoc := []string{
-		"NewClient returns a River client over " + rs.dbName + " working the jobs of this package",
-		"(AddWorkers) and running their schedules (PeriodicJobs), besides whatever",
-		"config holds: your own workers in config.Workers (nil: none), periodic",
-		"jobs, queues. Without queues it works the default queue with",
-		"DefaultMaxWorkers workers; a default queue is added when config has",
-		"others only, since these jobs are inserted there. config may be nil;",
-		"apart from the workers added to config.Workers it is left as it is.",
-		"Start the client, and Stop it on shutdown.",
+		"NewClient returns a River client over " + rs.dbName + " working this package's jobs",
+		"(AddWorkers, PeriodicJobs) besides what config (which may be nil) holds,",
+		"with a default queue of DefaultMaxWorkers if config has none. Start the",
+		"client, and Stop it on shutdown.",
 	}
 	if n.Dialect == SQLite {
 		newClientDoc = append(newClientDoc, "",
-			"SQLite allows one writer at a time, and River's transactions read before",
-			"they write. Open db with a busy timeout, WAL and immediate transactions,",
-			"or River's jobs fail with SQLITE_BUSY under load; with modernc.org/sqlite:",
+			"Open db with a busy timeout, WAL and immediate transactions, or River's",
+			"jobs fail with SQLITE_BUSY under load (NewClient warns):",
 			"",
-			"\tfile:app.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate",
-			"",
-			"If the rest of the app wants other settings, give River a *sql.DB of its",
-			"own on the same file. NewClient logs a warning when db has no busy",
-			"timeout.")
+			"\tfile:app.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	} else {
 		newClientDoc = append(newClientDoc, "",
 			"River needs a pgx pool; the Store in deps works on a *sql.DB. An app with",

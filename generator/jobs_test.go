@@ -104,7 +104,7 @@ func TestJobsLayerRendersEveryOptionSet(t *testing.T) {
 	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
 		for _, id := range []IDType{IDInt64, IDString, IDUUID} {
 			p := renderJobs(t, jobsTestNames(d, id))
-			want := []string{"db_test.go", "deps.go", "doc.go", "jobs_test.go", "maintenance.go", "research.go"}
+			want := []string{"db_test.go", "jobs.go", "jobs_test.go", "research.go"}
 			if riverDialect(d) {
 				want = append(want, "river.go", "river_test.go")
 			}
@@ -180,8 +180,8 @@ func TestJobsLayerImports(t *testing.T) {
 				}
 			}
 		}
-		if !slices.Contains(p.imports("deps.go"), n.PackageImport) {
-			t.Errorf("%s: deps.go does not import the generated package", tc.d)
+		if !slices.Contains(p.imports("jobs.go"), n.PackageImport) {
+			t.Errorf("%s: jobs.go does not import the generated package", tc.d)
 		}
 	}
 }
@@ -204,7 +204,7 @@ func TestJobsLayerTestDatabase(t *testing.T) {
 
 func TestJobsLayerDoc(t *testing.T) {
 	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
-		doc := renderJobs(t, jobsTestNames(d, IDInt64)).src["doc.go"]
+		doc := renderJobs(t, jobsTestNames(d, IDInt64)).src["jobs.go"]
 		river := strings.Contains(doc, "jobs.Start(")
 		if river != riverDialect(d) {
 			t.Errorf("%s: doc.go shows River wiring = %v", d, river)
