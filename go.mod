@@ -50,6 +50,7 @@ require (
 require (
 	github.com/mcpgen/mcpgen/mcpoauth v0.2.0
 	golang.org/x/mod v0.43.0
+	golang.org/x/tools v0.52.0
 )
 
 // The runtime is developed in this repository; apps get it by version.

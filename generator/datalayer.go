@@ -61,7 +61,7 @@ func dataLayer(n Names) ([]File, []Migration, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		content, err := renderJen(f, n.Header(!jf.edit))
+		content, err := renderJen(f, n.Header(!jf.edit), n.Module)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", jf.path, err)
 		}

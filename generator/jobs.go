@@ -82,7 +82,7 @@ func jobsLayer(n Names) ([]File, []Migration, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		content, err := renderJen(f, n.Header(!jf.edit))
+		content, err := renderJen(f, n.Header(!jf.edit), n.Module)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s/%s: %w", dir, jf.name, err)
 		}

@@ -3,7 +3,12 @@ package generator
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -82,16 +87,77 @@ func renderGoSources(tmplDir, outDir string, names []string, data any) ([]File, 
 	return files, nil
 }
 
-// renderJen renders a jennifer file (gofmt'd, imports sorted) with header
-// as its first line.
-func renderJen(f *jen.File, header string) ([]byte, error) {
+// renderJen renders a jennifer file with header as its first line, its
+// imports in goimports' groups: the standard library, then other modules,
+// then the app's own (module) packages.
+func renderJen(f *jen.File, header, module string) ([]byte, error) {
 	f.HeaderComment(strings.TrimPrefix(header, "// "))
 	var b bytes.Buffer
 	if err := f.Render(&b); err != nil {
 		return nil, fmt.Errorf("render %s: %w", header, err)
 	}
-	return b.Bytes(), nil
+	return groupImports(b.Bytes(), module)
 }
+
+// groupImports rewrites the parenthesized import block of the Go source src
+// as goimports groups it: standard library, other modules, then the
+// packages of module, each group sorted and set apart by a blank line.
+func groupImports(src []byte, module string) ([]byte, error) {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "", src, parser.ImportsOnly)
+	if err != nil {
+		return nil, fmt.Errorf("generated Go does not parse: %w", err)
+	}
+	var decl *ast.GenDecl
+	for _, d := range file.Decls {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT && g.Lparen.IsValid() {
+			decl = g
+			break
+		}
+	}
+	if decl == nil {
+		return src, nil
+	}
+	var groups [3][]string
+	for _, spec := range decl.Specs {
+		is := spec.(*ast.ImportSpec)
+		path, err := strconv.Unquote(is.Path.Value)
+		if err != nil {
+			return nil, err
+		}
+		line := is.Path.Value
+		if is.Name != nil {
+			line = is.Name.Name + " " + line
+		}
+		g := 1
+		switch {
+		case !strings.Contains(strings.Split(path, "/")[0], "."):
+			g = 0
+		case module != "" && (path == module || strings.HasPrefix(path, module+"/")):
+			g = 2
+		}
+		groups[g] = append(groups[g], line)
+	}
+	var block []string
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		if len(block) > 0 {
+			block = append(block, "")
+		}
+		slices.SortFunc(g, func(a, b string) int { return strings.Compare(importPath(a), importPath(b)) })
+		for _, line := range g {
+			block = append(block, "\t"+line)
+		}
+	}
+	start, end := fset.Position(decl.Lparen).Offset, fset.Position(decl.Rparen).Offset
+	out := slices.Concat(src[:start+1], []byte("\n"+strings.Join(block, "\n")+"\n"), src[end:])
+	return format.Source(out)
+}
+
+// importPath is the quoted path of an import line, for sorting.
+func importPath(line string) string { return line[strings.IndexByte(line, '"'):] }
 
 // newJenFile starts a jennifer file for package pkg at import path path,
 // with the import names of /vN modules set so they are not aliased "v3".

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/modfile"
+	"golang.org/x/tools/imports"
+
 	"github.com/mcpgen/mcpgen/generator"
 	"github.com/mcpgen/mcpgen/generator/e2e"
 )
@@ -89,7 +92,8 @@ func TestGolden(t *testing.T) {
 }
 
 // checkGeneratedFiles checks what every file mcpgen creates must be: a
-// first line naming mcpgen and its version, and Go that gofmt leaves as is.
+// first line naming mcpgen and its version, and Go that gofmt and
+// goimports (the app's packages in a group of their own) leave as is.
 func checkGeneratedFiles(t *testing.T, before, files map[string][]byte) {
 	t.Helper()
 	for p, b := range files {
@@ -103,6 +107,10 @@ func checkGeneratedFiles(t *testing.T, before, files map[string][]byte) {
 		if strings.HasSuffix(p, ".go") {
 			if formatted, err := format.Source(b); err != nil || !bytes.Equal(formatted, b) {
 				t.Errorf("%s is not gofmt'd (%v)", p, err)
+			}
+			imports.LocalPrefix = modfile.ModulePath(before["go.mod"])
+			if grouped, err := imports.Process(p, b, &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8}); err != nil || !bytes.Equal(grouped, b) {
+				t.Errorf("%s is not goimports-clean (%v):\n%s", p, err, grouped)
 			}
 		}
 	}
