@@ -286,11 +286,15 @@ type sqlStatement struct {
 	name, doc, sql string
 }
 
+// credentialColumns names, in the generated queries.go, the constant
+// holding the columns every credential SELECT reads, in the order the
+// store scans them; a statement's sql starts "SELECT " + it.
+const credentialColumns = "credentialColumns"
+
 // statements returns the queries the Store runs, in the dialect.
 func (d sqlDialect) statements() []sqlStatement {
 	fk := d.UserFK
-	credCols := "id, " + fk + ", server_url, issuer, token_data, client_info_data, granted_scope,\n" +
-		"\ttoken_expires_at, last_refreshed_at, reauth_required_at, created_at, updated_at"
+	credCols := credentialColumns
 	stateCols := "id, " + fk + ", server_url, state_param, pkce_data, issuer, redirect_uri,\n" +
 		"\trequested_scope, expires_at, created_at"
 	forUpdate := "\nFOR UPDATE"
@@ -508,12 +512,17 @@ func queriesFile(n Names, d sqlDialect) (*jen.File, error) {
 	}
 	f.Line()
 
-	var defs []jen.Code
-	for i, s := range d.statements() {
-		if i > 0 {
-			defs = append(defs, jen.Line())
+	defs := []jen.Code{
+		jen.Comment(credentialColumns + " are the columns a credential is read from, in the order Storage scans them."),
+		jen.Id(credentialColumns).Op("=").Add(sqlString("id, " + d.UserFK + ", server_url, issuer, token_data, client_info_data, granted_scope,\n" +
+			"\ttoken_expires_at, last_refreshed_at, reauth_required_at, created_at, updated_at")),
+	}
+	for _, s := range d.statements() {
+		value := sqlString(d.bind(s.sql))
+		if rest, ok := strings.CutPrefix(s.sql, "SELECT "+credentialColumns); ok {
+			value = jen.Lit("SELECT ").Op("+").Id(credentialColumns).Op("+").Add(sqlString(d.bind(rest)))
 		}
-		defs = append(defs, jen.Comment(s.name+" "+s.doc), jen.Id(s.name).Op("=").Add(sqlString(d.bind(s.sql))))
+		defs = append(defs, jen.Line(), jen.Comment(s.name+" "+s.doc), jen.Id(s.name).Op("=").Add(value))
 	}
 	f.Add(docComment("The statements of Storage, written for " + dialectTitle(d.Dialect) + "."))
 	f.Const().Defs(defs...)
