@@ -48,6 +48,7 @@ require (
 )
 
 require (
+	github.com/aymanbagabas/go-udiff v0.4.2
 	github.com/mcpgen/mcpgen/mcpoauth v0.2.0
 	golang.org/x/mod v0.43.0
 	golang.org/x/tools v0.52.0

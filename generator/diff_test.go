@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"strconv"
@@ -508,3 +509,21 @@ func lcsLen(a, b []string) int {
 	}
 	return prev[len(b)]
 }
+
+// splitLines cuts s into lines, each keeping its "\n"; a last line without
+// one is kept as it is. Comparing lines with their terminators makes "b"
+// and "b\n" differ, which is what produces the no-newline markers.
+func splitLines(s []byte) []string {
+	var lines []string
+	for len(s) > 0 {
+		i := bytes.IndexByte(s, '\n')
+		if i < 0 {
+			lines = append(lines, string(s))
+			break
+		}
+		lines = append(lines, string(s[:i+1]))
+		s = s[i+1:]
+	}
+	return lines
+}
+
