@@ -526,4 +526,3 @@ func splitLines(s []byte) []string {
 	}
 	return lines
 }
-
