@@ -29,7 +29,7 @@ func TestDataLayerRendersEveryOptionSet(t *testing.T) {
 	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
 		for _, id := range []IDType{IDInt64, IDString, IDUUID} {
 			n := dataLayerNames(d, id)
-			files, migrations, err := dataLayer(n)
+			files, migrations, err := renderLayers(n, layerData)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", d, id, err)
 			}
@@ -104,7 +104,7 @@ func TestDataLayerRendersEveryOptionSet(t *testing.T) {
 func TestDataLayerDialectDetails(t *testing.T) {
 	render := func(d Dialect, id IDType) (queries string, creds string) {
 		t.Helper()
-		files, migrations, err := dataLayer(dataLayerNames(d, id))
+		files, migrations, err := renderLayers(dataLayerNames(d, id), layerData)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestDataLayerDialectDetails(t *testing.T) {
 }
 
 func TestDataLayerStatesAllowSeveralFlows(t *testing.T) {
-	_, migrations, err := dataLayer(dataLayerNames(Postgres, IDInt64))
+	_, migrations, err := renderLayers(dataLayerNames(Postgres, IDInt64), layerData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestDataLayerStatesAllowSeveralFlows(t *testing.T) {
 func TestDataLayerWithoutUserModel(t *testing.T) {
 	n := dataLayerNames(SQLite, IDInt64)
 	n.UserModelFile, n.UserHelpers = "", ""
-	files, _, err := dataLayer(n)
+	files, _, err := renderLayers(n, layerData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestDataLayerQuotesReservedUserTable(t *testing.T) {
 	}{{Postgres, `REFERENCES "user" (id)`}, {MySQL, "REFERENCES `user` (id)"}, {SQLite, `REFERENCES "user" (id)`}} {
 		n := dataLayerNames(tc.d, IDInt64)
 		n.UserTable = "user"
-		files, migrations, err := dataLayer(n)
+		files, migrations, err := renderLayers(n, layerData)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,22 +224,8 @@ func TestDataLayerRejectsBadNames(t *testing.T) {
 	} {
 		n := dataLayerNames(Postgres, IDInt64)
 		mutate(&n)
-		if _, _, err := dataLayer(n); err == nil {
+		if _, _, err := renderLayers(n, layerData); err == nil {
 			t.Errorf("%s: bad value accepted", name)
-		}
-	}
-}
-
-func TestSlashRel(t *testing.T) {
-	for _, tc := range []struct{ base, target, want string }{
-		{"internal/mcpoauth", "db/migrations", "../../db/migrations"},
-		{"internal/admin/mcpoauth", "internal/db/migrations", "../../db/migrations"},
-		{"mcpoauth", "migrations", "../migrations"},
-		{"internal/mcpoauth", "internal/mcpoauth/migrations", "migrations"},
-		{"internal/mcpoauth", "internal/mcpoauth", "."},
-	} {
-		if got := slashRel(tc.base, tc.target); got != tc.want {
-			t.Errorf("slashRel(%q, %q) = %q, want %q", tc.base, tc.target, got, tc.want)
 		}
 	}
 }

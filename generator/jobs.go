@@ -1,7 +1,6 @@
 package generator
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -15,18 +14,6 @@ const (
 	importRiverMigrate = "github.com/riverqueue/river/rivermigrate"
 	importPgxPool      = "github.com/jackc/pgx/v5/pgxpool"
 )
-
-// jobsStatic are the files of the jobs package rendered from
-// templates/jobs: the work itself, the same for every database.
-var jobsStatic = []struct {
-	name  string
-	river bool // only where River runs (not on MySQL)
-}{
-	{name: "jobs.go"},
-	{name: "research.go"},
-	{name: "jobs_test.go"},
-	{name: "river_test.go", river: true},
-}
 
 // jobsData is the data of the jobs templates.
 type jobsData struct {
@@ -42,53 +29,20 @@ type jobsData struct {
 // PostgreSQL; MySQL gets the plain functions only.
 func riverDialect(d Dialect) bool { return d == SQLite || d == Postgres }
 
-// jobsLayer renders the background jobs: package jobs beside the
-// generated package, importing it. On SQLite and PostgreSQL it adds River
-// workers, periodic jobs and the River schema migration; on MySQL, which
-// River does not support, the same work is there as plain functions for
-// any scheduler.
-func jobsLayer(n Names) ([]File, []Migration, error) {
-	dir := n.PackageDir + "/jobs"
-	data := jobsData{
+// newJobsData returns the data of the jobs layer's templates and builders:
+// package jobs beside the generated package, importing it. On SQLite and
+// PostgreSQL it has River workers and periodic jobs; on MySQL, which River
+// does not support, the same work is there as plain functions for any
+// scheduler.
+func newJobsData(n Names) jobsData {
+	return jobsData{
 		Names:      n,
 		River:      riverDialect(n.Dialect),
-		JobsDir:    dir,
+		JobsDir:    n.PackageDir + "/jobs",
 		JobsImport: n.PackageImport + "/jobs",
 		RiverDB:    map[Dialect]string{SQLite: "*sql.DB", Postgres: "*pgxpool.Pool"}[n.Dialect],
 		RiverTitle: dialectTitle(n.Dialect),
 	}
-	var names []string
-	for _, s := range jobsStatic {
-		if !s.river || data.River {
-			names = append(names, s.name)
-		}
-	}
-	files, err := renderGoSources("jobs", dir, names, data)
-	if err != nil {
-		return nil, nil, err
-	}
-
-	type jenFile struct {
-		name   string
-		edit   bool
-		render func(jobsData) (*jen.File, error)
-	}
-	jfs := []jenFile{{"db_test.go", true, jobsDBTestFile}}
-	if data.River {
-		jfs = append(jfs, jenFile{"river.go", true, riverFile})
-	}
-	for _, jf := range jfs {
-		f, err := jf.render(data)
-		if err != nil {
-			return nil, nil, err
-		}
-		content, err := renderJen(f, n.Header(!jf.edit), n.Module)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s/%s: %w", dir, jf.name, err)
-		}
-		files = append(files, File{Path: dir + "/" + jf.name, Content: content})
-	}
-	return files, nil, nil
 }
 
 // jobsComment renders lines as one // comment block; "" is an empty

@@ -35,7 +35,7 @@ type parsedJobs struct {
 
 func renderJobs(t *testing.T, n Names) parsedJobs {
 	t.Helper()
-	files, migrations, err := jobsLayer(n)
+	files, migrations, err := renderLayers(n, layerJobs)
 	if err != nil {
 		t.Fatalf("%s/%s: jobsLayer: %v", n.Dialect, n.UserIDType, err)
 	}

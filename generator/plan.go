@@ -86,14 +86,6 @@ func (p *Plan) Dirty() bool {
 	return false
 }
 
-// layers render the parts of an install, in order: migrations are
-// numbered in this order too.
-var layers = []func(Names) ([]File, []Migration, error){
-	dataLayer, // migrations, the SQL store, wiring, user helpers
-	webLayer,  // handlers, views, rate limits
-	jobsLayer, // background jobs
-}
-
 // renderPlaced renders every file of an install for n, migrations placed
 // in the target's migrations folder (stamped with opts.Now, else now).
 func renderPlaced(fsys fs.FS, n Names, opts Options) ([]File, error) {
@@ -113,21 +105,6 @@ func renderPlaced(fsys fs.FS, n Names, opts Options) ([]File, error) {
 		return nil, err
 	}
 	return append(files, migFiles...), nil
-}
-
-// render produces every file an install writes for n.
-func render(n Names) ([]File, []Migration, error) {
-	var files []File
-	var migs []Migration
-	for _, layer := range layers {
-		f, m, err := layer(n)
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, f...)
-		migs = append(migs, m...)
-	}
-	return files, migs, nil
 }
 
 // PlanInstall computes the changes of `mcpgen oauth install` on the target

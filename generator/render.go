@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
@@ -44,6 +45,27 @@ var funcs = func() template.FuncMap {
 // renderText executes the embedded template at name (a path inside the
 // templates folder) with data.
 func renderText(name string, data any) ([]byte, error) {
+	t, err := parsedTemplate(name)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// parsed holds the templates parsed so far, by name: each is parsed once
+// per process, however many files and runs use it.
+var parsed sync.Map // string -> *template.Template
+
+// parsedTemplate returns the template name (a path in the templates
+// folder), parsing it on first use.
+func parsedTemplate(name string) (*template.Template, error) {
+	if t, ok := parsed.Load(name); ok {
+		return t.(*template.Template), nil
+	}
 	src, err := templates.FS.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
@@ -52,11 +74,8 @@ func renderText(name string, data any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return nil, fmt.Errorf("template %s: %w", name, err)
-	}
-	return b.Bytes(), nil
+	actual, _ := parsed.LoadOrStore(name, t)
+	return actual.(*template.Template), nil
 }
 
 // renderGoText renders a .go.tmpl template and gofmts the result, so a
@@ -71,20 +90,6 @@ func renderGoText(name string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("template %s renders Go that does not parse: %w", name, err)
 	}
 	return out, nil
-}
-
-// renderGoSources renders the static Go templates tmplDir/<name>.tmpl of
-// names into files outDir/<name>.
-func renderGoSources(tmplDir, outDir string, names []string, data any) ([]File, error) {
-	files := make([]File, 0, len(names))
-	for _, name := range names {
-		content, err := renderGoText(tmplDir+"/"+name+".tmpl", data)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, File{Path: outDir + "/" + name, Content: content})
-	}
-	return files, nil
 }
 
 // renderJen renders a jennifer file with header as its first line, its

@@ -25,7 +25,7 @@ func TestWebLayerRendersEveryOptionSet(t *testing.T) {
 		for _, id := range []IDType{IDInt64, IDString, IDUUID} {
 			for _, skipViews := range []bool{false, true} {
 				n := webNames(d, id, skipViews)
-				files, migs, err := webLayer(n)
+				files, migs, err := renderLayers(n, layerWeb)
 				if err != nil {
 					t.Fatalf("%s/%s/%v: %v", d, id, skipViews, err)
 				}
@@ -93,11 +93,11 @@ func TestWebLayerDialectSQL(t *testing.T) {
 		// The rate limiter's statements are the SQL store's, in queries.go;
 		// its table is the web layer's migration.
 		n := webNames(tc.d, IDInt64, true)
-		_, migs, err := webLayer(n)
+		_, migs, err := renderLayers(n, layerWeb)
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, _, err := dataLayer(n)
+		files, _, err := renderLayers(n, layerData)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +134,7 @@ func TestWebLayerDialectSQL(t *testing.T) {
 // parse as the generated views.go parses them.
 func TestWebLayerViewsAreHTMLTemplates(t *testing.T) {
 	n := webNames(SQLite, IDInt64, false)
-	files, _, err := webLayer(n)
+	files, _, err := renderLayers(n, layerWeb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestWebLayerRejectsBadNames(t *testing.T) {
 	} {
 		n := webNames(SQLite, IDInt64, false)
 		edit(&n)
-		if _, _, err := webLayer(n); err == nil {
+		if _, _, err := renderLayers(n, layerWeb); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -193,7 +193,7 @@ func TestWebLayerRejectsBadNames(t *testing.T) {
 func TestWebLayerNamesCollideWithTheHandler(t *testing.T) {
 	n := webNames(SQLite, IDInt64, false)
 	n.HandlerType = "UserFromContext"
-	files, _, err := webLayer(n)
+	files, _, err := renderLayers(n, layerWeb)
 	if err != nil {
 		t.Fatal(err)
 	}
