@@ -34,13 +34,8 @@ type Migration struct {
 }
 
 // funcs are sprig's hermetic functions (no clock, randomness or
-// environment, so output is reproducible) plus a few of mcpgen's own.
-var funcs = func() template.FuncMap {
-	m := sprig.HermeticTxtFuncMap()
-	m["underscore"] = underscore
-	m["camelize"] = camelize
-	return m
-}()
+// environment, so output is reproducible).
+var funcs = sprig.HermeticTxtFuncMap()
 
 // renderText executes the embedded template at name (a path inside the
 // templates folder) with data.
