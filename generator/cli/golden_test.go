@@ -75,6 +75,16 @@ func TestGolden(t *testing.T) {
 			}
 			goCmd(t, dir, nil, "mod", "tidy")
 			goCmd(t, dir, nil, "build", "./...")
+			// The app imports the runtime, never the generator's own tools.
+			deps := goCmd(t, dir, nil, "list", "-deps", "-test", "./...")
+			if !strings.Contains(deps, generator.RuntimeModule+"\n") {
+				t.Errorf("go list -deps: the app does not import the runtime %s", generator.RuntimeModule)
+			}
+			for _, tool := range []string{"github.com/spf13/cobra", "github.com/dave/jennifer", "github.com/Masterminds/sprig"} {
+				if strings.Contains(deps, tool) {
+					t.Errorf("go list -deps: the app depends on %s, a tool of the generator", tool)
+				}
+			}
 			goCmd(t, dir, nil, "vet", "./...")
 			res := goCmd(t, dir, env, "test", "-count=1", "-v", "./...")
 			if !strings.Contains(res, "--- PASS") {
