@@ -73,10 +73,10 @@ func TestDataLayerRendersEveryOptionSet(t *testing.T) {
 			// app's migrations from the module root, the dialect's driver
 			// and placeholders, the ID type's fresh ids.
 			helpers := byPath["internal/admin/mcpoauth/mcpoauthtest/mcpoauthtest.go"]
-			wantInsert := map[Dialect]string{SQLite: "VALUES (?)", Postgres: "VALUES ($1)", MySQL: "VALUES (?)"}[d]
+			wantDelete := map[Dialect]string{SQLite: "WHERE id = ?", Postgres: "WHERE id = $1", MySQL: "WHERE id = ?"}[d]
 			wantDriver := map[Dialect]string{SQLite: importSQLite, Postgres: importStdlib, MySQL: importMySQL}[d]
 			wantID := map[IDType]string{IDInt64: "rand.Int64N(", IDString: `fmt.Sprintf("user-%016x"`, IDUUID: "uuid.New()"}[id]
-			for _, want := range []string{`MigrationsDir = "db/migrations"`, "INSERT INTO users (id) " + wantInsert, `_ "` + wantDriver + `"`, wantID} {
+			for _, want := range []string{`MigrationsDir = "db/migrations"`, `sqltest.Insert(t, &sqltest.DB{`, `"users", map[string]any{"id": id}`, "DELETE FROM users " + wantDelete, `_ "` + wantDriver + `"`, wantID} {
 				if !strings.Contains(helpers, want) {
 					t.Errorf("%s/%s: mcpoauthtest.go lacks %s:\n%s", d, id, want, helpers)
 				}

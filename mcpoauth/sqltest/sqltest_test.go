@@ -90,3 +90,44 @@ func TestModuleRoot(t *testing.T) {
 		t.Errorf("moduleRoot = %s (%v), want the mcpoauth module", root, err)
 	}
 }
+
+func TestInsertFillsRequiredColumns(t *testing.T) {
+	dialects(t, func(t *testing.T, dialect string) {
+		db := Open(t, dialect, migrations)
+		for id := range 50 { // unique values: no UNIQUE constraint trips
+			Insert(t, db, "people", map[string]any{"id": id + 1})
+		}
+		var n int
+		var plan string
+		if err := db.QueryRow("SELECT COUNT(*), MIN(plan) FROM people WHERE nickname IS NULL").Scan(&n, &plan); err != nil || n != 50 || plan != "free" {
+			t.Errorf("after 50 inserts: %d rows, plan %q (%v); want 50 with the default plan and no nickname", n, plan, err)
+		}
+		Insert(t, db, "notes", map[string]any{"id": 1})
+		var body string
+		if err := db.QueryRow("SELECT body FROM notes").Scan(&body); err != nil || body == "" {
+			t.Errorf("notes.body = %q (%v), want a made-up value", body, err)
+		}
+	})
+}
+
+func TestMadeUpValues(t *testing.T) {
+	for _, tc := range []struct {
+		typ  string
+		size int
+		ok   bool
+	}{
+		{"varchar(4)", 4, true}, {"character varying", 3, true}, {"bigint", 0, true}, {"enum('a','b')", 0, true},
+		{"uuid", 0, true}, {"timestamp with time zone", 0, true}, {"user-defined", 0, false}, {"array", 0, false},
+	} {
+		v, ok := madeUp(column{name: "c", typ: tc.typ, size: tc.size})
+		if ok != tc.ok {
+			t.Errorf("%s: made up %v (%v), want ok %v", tc.typ, v, ok, tc.ok)
+		}
+		if s, isString := v.(string); isString && tc.size > 0 && len(s) > tc.size {
+			t.Errorf("%s: %q is longer than %d", tc.typ, s, tc.size)
+		}
+	}
+	if v, _ := madeUp(column{typ: "enum('it''s','b')"}); v != "it's" {
+		t.Errorf("enum: %v, want its first value", v)
+	}
+}

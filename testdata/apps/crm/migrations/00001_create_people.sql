@@ -1,7 +1,9 @@
 -- +goose Up
 CREATE TABLE people (
     id UUID PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT ''
+    name TEXT NOT NULL,
+    email VARCHAR(255) NOT NULL UNIQUE,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
 -- +goose Down
