@@ -84,8 +84,8 @@ var drivers = map[string]Dialect{
 }
 
 // detectDialect picks the database from the driver modules go.mod
-// requires: SQLite when there are none.
-func detectDialect(m goMod) (Dialect, string, error) {
+// requires, else from the SQL of the app's migrations, else SQLite.
+func detectDialect(m goMod, schema appSchema) (Dialect, string, error) {
 	found := map[Dialect][]string{}
 	for _, r := range m.Requires {
 		if d, ok := drivers[r]; ok {
@@ -94,7 +94,10 @@ func detectDialect(m goMod) (Dialect, string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return SQLite, "no database driver in go.mod: using sqlite (pass --database to choose)", nil
+		if schema.Dialect != "" {
+			return schema.Dialect, fmt.Sprintf("database %s, from %s (no database driver in go.mod yet)", schema.Dialect, schema.Signal), nil
+		}
+		return SQLite, "no database driver in go.mod, nor SQL of one database in the migrations: using sqlite (pass --database to choose)", nil
 	case 1:
 		for d, mods := range found {
 			return d, fmt.Sprintf("database %s, from %s in go.mod", d, strings.Join(mods, ", ")), nil
@@ -387,4 +390,52 @@ func declaredTypes(fsys fs.FS, dir string) (map[string]string, error) {
 		}
 	}
 	return types, nil
+}
+
+// modelCandidate is a struct that looks like the user model.
+type modelCandidate struct {
+	Name, File, Table string
+}
+
+// userModelCandidates lists the structs of the module (tests and mcpgen's
+// files aside) that have an ID field and whose table, by the naming
+// convention, the app's migrations create.
+func userModelCandidates(fsys fs.FS, schema appSchema) ([]modelCandidate, error) {
+	var found []modelCandidate
+	err := walkDirs(fsys, func(dir string, entries []fs.DirEntry) error {
+		for _, e := range entries {
+			n := e.Name()
+			if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+				continue
+			}
+			p := path.Join(dir, n)
+			src, err := fs.ReadFile(fsys, p)
+			if err != nil || isGenerated(src) {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), p, src, parser.SkipObjectResolution)
+			if err != nil {
+				continue
+			}
+			for _, decl := range f.Decls {
+				gd, ok := decl.(*ast.GenDecl)
+				if !ok || gd.Tok != token.TYPE {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					ts := spec.(*ast.TypeSpec)
+					if m := modelIn(f, []*ast.File{f}, ts.Name.Name); m == nil || m.IDField == "" || !ts.Name.IsExported() {
+						continue
+					}
+					table := pluralize(underscore(ts.Name.Name))
+					if _, ok := schema.Tables[table]; ok {
+						found = append(found, modelCandidate{Name: ts.Name.Name, File: p, Table: table})
+					}
+				}
+			}
+		}
+		return nil
+	})
+	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	return found, err
 }

@@ -332,8 +332,16 @@ func TestBadInput(t *testing.T) {
 
 func TestUserModelNotFound(t *testing.T) {
 	dir := copyApp(t, "shop")
-	out := install(t, dir, "Customer", "--user-id-type=string", "--pretend")
-	if !strings.Contains(out, "type Customer struct not found") || !strings.Contains(out, "table customers") {
+	before := tree(t, dir)
+	// No Customer type, and no customers table for the foreign keys.
+	code, _, errOut := mcpgen(t, "oauth", "install", "--dir", dir, "Customer", "--user-id-type=string")
+	if code != 2 || !strings.Contains(errOut, "no migration in db/migrations creates the table customers") || !strings.Contains(errOut, "--user-table") {
+		t.Errorf("install Customer without its table: exit %d, stderr:\n%s", code, errOut)
+	}
+	sameTree(t, before, tree(t, dir))
+
+	out := install(t, dir, "Customer", "--user-id-type=string", "--user-table=members", "--pretend")
+	if !strings.Contains(out, "type Customer struct not found") || !strings.Contains(out, "table members") {
 		t.Errorf("no note about the missing model:\n%s", out)
 	}
 	for p := range statuses(out) {
