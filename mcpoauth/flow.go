@@ -232,6 +232,11 @@ func (f *Flow[U]) StartWithScope(ctx context.Context, userID U, serverKey string
 		return fail(err)
 	}
 	scope := joinScopes(want, granted, scopes)
+	// Many servers issue a refresh token only for offline_access: without
+	// one the connection ends with the first access token.
+	if slices.Contains(asm.ScopesSupported, offlineAccess) && !slices.Contains(strings.Fields(scope), offlineAccess) {
+		scope = strings.TrimSpace(scope + " " + offlineAccess)
+	}
 
 	verifier := oauth2.GenerateVerifier()
 	st := &State[U]{
@@ -468,6 +473,10 @@ func callbackError(q url.Values) *CallbackError {
 	return e
 }
 
+// offlineAccess is the scope asking for a refresh token (OpenID Connect
+// Core section 11), requested whenever the authorization server lists it.
+const offlineAccess = "offline_access"
+
 // tokenFromExchange converts the token of a code exchange, checking it is
 // a bearer token, with its expiry from expires_in on the flow's clock.
 func tokenFromExchange(tok *oauth2.Token, now time.Time) (Token, error) {
@@ -481,6 +490,7 @@ func tokenFromExchange(tok *oauth2.Token, now time.Time) (Token, error) {
 	if !strings.EqualFold(t.TokenType, "bearer") {
 		return Token{}, fmt.Errorf("token endpoint issued a %q token; only bearer tokens are supported", printable(t.TokenType, 32))
 	}
+	t.IssuedAt = now
 	if tok.ExpiresIn > 0 {
 		t.Expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
 	}

@@ -410,7 +410,8 @@ type Connection struct {
 	Server          string     `json:"server"` // registry key
 	URL             string     `json:"url"`
 	Connected       bool       `json:"connected"`
-	ReauthRequired  bool       `json:"reauth_required"` // connect again: the server refused a refresh
+	ReauthRequired  bool       `json:"reauth_required"`            // connect again: the server refused a refresh
+	NoRefreshToken  bool       `json:"no_refresh_token,omitempty"` // the server issued none: the connection ends with the access token
 	GrantedScope    string     `json:"granted_scope,omitempty"`
 	ExpiresAt       *time.Time `json:"expires_at,omitempty"` // of the access token; it is refreshed before
 	LastRefreshedAt *time.Time `json:"last_refreshed_at,omitempty"`
@@ -516,6 +517,7 @@ func (h *Handler[U]) list(w http.ResponseWriter, r *http.Request, user U) {
 		if cred := byURL[s.URL]; cred != nil {
 			c.Connected = true
 			c.ReauthRequired = cred.ReauthRequired()
+			c.NoRefreshToken = cred.Token.RefreshToken == ""
 			c.GrantedScope = cred.GrantedScope
 			c.ExpiresAt = timeOrNil(cred.TokenExpiresAt)
 			c.LastRefreshedAt = timeOrNil(cred.LastRefreshedAt)

@@ -464,6 +464,25 @@ func TestHandlerListsServers(t *testing.T) {
 	if strings.Contains(page, testAccessToken) {
 		t.Error("the page shows the access token")
 	}
+	if !strings.Contains(page, "the server no longer accepts this connection") {
+		t.Errorf("page does not say why to connect again:\n%s", page)
+	}
+
+	// Without a refresh token, the list says so, not that the server refused.
+	noRefresh := handlerCredential(user, handlerServer, ht.clock.Now())
+	noRefresh.Token.RefreshToken = ""
+	if err := ht.store.SaveCredential(ctx, noRefresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := ht.store.MarkReauthRequired(ctx, user, handlerServer); err != nil {
+		t.Fatal(err)
+	}
+	if c := decode[ConnectionList](t, ht.do(http.MethodGet, p, &user, nil, jsonAccept...)).Connections[0]; !c.NoRefreshToken || !c.ReauthRequired {
+		t.Errorf("default without a refresh token: %+v, want no_refresh_token and reauth_required", c)
+	}
+	if page := ht.do(http.MethodGet, p, &user, nil).Body.String(); !strings.Contains(page, "the access token expired and the server issued no refresh token") {
+		t.Errorf("page does not say no refresh token was issued:\n%s", page)
+	}
 }
 
 func TestHandlerSetsSecurityHeaders(t *testing.T) {

@@ -27,8 +27,9 @@ type Token struct {
 	AccessToken  string    `json:"access_token"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	TokenType    string    `json:"token_type,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"` // zero: the token does not expire
-	Scope        string    `json:"scope,omitempty"` // space-separated, as granted
+	Expiry       time.Time `json:"expiry,omitzero"`    // zero: the token does not expire
+	Scope        string    `json:"scope,omitempty"`    // space-separated, as granted
+	IssuedAt     time.Time `json:"issued_at,omitzero"` // when the token endpoint issued it; zero: unknown
 }
 
 // Expired reports whether the token has expired at now. A token without
@@ -38,10 +39,18 @@ func (t Token) Expired(now time.Time) bool {
 }
 
 // ExpiresSoon reports whether the token has expired or will within window
-// of now (DefaultRefreshWindow is the usual choice). A token without an
-// expiry never does.
+// of now, the window shrunk to a quarter of the token's lifetime when
+// that is shorter: a token issued for 5 seconds is renewed once, 1.25 s
+// before it expires, not on every use. A token without an expiry never
+// expires.
 func (t Token) ExpiresSoon(now time.Time, window time.Duration) bool {
-	return !t.Expiry.IsZero() && !now.Before(t.Expiry.Add(-window))
+	if t.Expiry.IsZero() {
+		return false
+	}
+	if !t.IssuedAt.IsZero() && t.Expiry.After(t.IssuedAt) {
+		window = min(window, t.Expiry.Sub(t.IssuedAt)/4)
+	}
+	return !now.Before(t.Expiry.Add(-window))
 }
 
 // OAuth2 converts the token to an *oauth2.Token, the scope carried as the

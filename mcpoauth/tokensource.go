@@ -236,8 +236,9 @@ func (e *oauthEnv[U]) requestRefresh(ctx context.Context, asm *oauthex.AuthServe
 	if t.Scope == "" {
 		t.Scope = old.Scope // section 5.1: omitted means unchanged
 	}
+	t.IssuedAt = e.now()
 	if seconds > 0 {
-		t.Expiry = e.now().Add(time.Duration(seconds) * time.Second)
+		t.Expiry = t.IssuedAt.Add(time.Duration(seconds) * time.Second)
 	}
 	return t, nil
 }

@@ -55,6 +55,11 @@ type Config struct {
 	// Scopes are the supported scopes. Default mcp:read, mcp:write, mcp:admin.
 	Scopes []string
 
+	// OfflineAccess makes the server behave as many identity providers do:
+	// it advertises the offline_access scope and issues a refresh token
+	// only to grants that asked for it.
+	OfflineAccess bool
+
 	// HideS256 leaves code_challenge_methods_supported out of the
 	// authorization server metadata, so that a client's refusal to proceed
 	// without S256 can be tested. PKCE with S256 is still required.
@@ -99,6 +104,10 @@ type ClientConfig struct {
 	Name         string
 	RedirectURIs []string
 }
+
+// ScopeOfflineAccess asks for a refresh token (OpenID Connect Core 11);
+// see Config.OfflineAccess.
+const ScopeOfflineAccess = "offline_access"
 
 // DefaultScopes are the supported scopes when Config.Scopes is empty.
 var DefaultScopes = []string{ScopeRead, ScopeWrite, ScopeAdmin}
@@ -176,6 +185,9 @@ func (cfg Config) withDefaults() (Config, error) {
 
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = DefaultScopes
+	}
+	if cfg.OfflineAccess {
+		cfg.Scopes = append(slices.Clip(cfg.Scopes), ScopeOfflineAccess)
 	}
 	var scopes []string
 	for _, s := range cfg.Scopes {

@@ -103,7 +103,8 @@ func (s *Server) exchangeCode(c *client, form url.Values) (tokenResponse, *oauth
 	st.families[f.id] = f
 	ac.family = f
 	st.stats.CodeExchanges++
-	return s.issueLocked(f, f.scopes, slices.Contains(c.grantTypes, grantRefr), now), nil
+	withRefresh := slices.Contains(c.grantTypes, grantRefr) && (!s.cfg.OfflineAccess || slices.Contains(f.scopes, ScopeOfflineAccess))
+	return s.issueLocked(f, f.scopes, withRefresh, now), nil
 }
 
 // refresh rotates a refresh token: the old one is spent, a new one comes
