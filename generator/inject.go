@@ -282,12 +282,13 @@ type routesCall struct {
 	importPath string // of the generated package
 	pkg        string // name the file refers to the generated package by
 	addImport  bool   // the file does not import it yet
-	args       [3]string
-	note       string // what the user should know about the choice of arguments
+	router     routerVar
+	args       [2]string // the database and the current-user function
+	note       string    // what the user should know about the choice of arguments
 }
 
 func (c routesCall) expr() string {
-	return c.pkg + ".Register(" + strings.Join(c.args[:], ", ") + ")"
+	return fmt.Sprintf(c.router.kind.mount, c.router.name, c.pkg, c.args[0], c.args[1], c.router.pkg)
 }
 
 // snippet is the line added after the marker.
@@ -306,11 +307,12 @@ func (c routesCall) existing() (int, bool) {
 	return c.site.fset.Position(calls[0].Pos()).Line, true
 }
 
-// registerCalls finds the calls pkg.Register(...) in f.
+// registerCalls finds the calls registering the routes in f:
+// pkg.Register(...) and pkg.Routes(...).
 func registerCalls(f *ast.File, pkg string) []*ast.CallExpr {
 	var out []*ast.CallExpr
 	ast.Inspect(f, func(nd ast.Node) bool {
-		if call, ok := nd.(*ast.CallExpr); ok && isSelector(call.Fun, pkg, "Register") {
+		if call, ok := nd.(*ast.CallExpr); ok && (isSelector(call.Fun, pkg, "Register") || isSelector(call.Fun, pkg, "Routes")) {
 			out = append(out, call)
 		}
 		return true
@@ -330,41 +332,53 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 		return call, inputErrorf("move the marker into the function that sets up your *http.ServeMux",
 			"%s: the %s marker is not inside a function", site.where(), routesMarker)
 	}
-	fix := "move the marker where exactly one *http.ServeMux and one *sql.DB variable are in scope, or pass --skip-routes and add " +
-		n.PackageName + ".Register(mux, db, currentUser) yourself"
+	fix := func(router string) string {
+		return "move the marker where exactly one router and one *sql.DB are in scope, or pass --skip-routes and add the line yourself: " + router
+	}
+	routers := routersInScope(site, funcs)
+	switch len(routers) {
+	case 0:
+		return call, inputErrorf(fix(routerIdioms(n.PackageName)),
+			"%s: no router variable in scope at the %s marker (mcpgen knows *http.ServeMux, chi, gorilla/mux and echo, as parameters, receivers and local variables)",
+			site.where(), routesMarker)
+	case 1:
+		call.router = routers[0]
+	default:
+		var names []string
+		for _, r := range routers {
+			names = append(names, r.name+" ("+r.kind.name+")")
+		}
+		return call, inputErrorf(fix(routerIdioms(n.PackageName)), "%s: several routers in scope at the %s marker: %s",
+			site.where(), routesMarker, strings.Join(names, ", "))
+	}
 
-	httpName, _ := importName(site.file, "net/http")
 	sqlName, _ := importName(site.file, "database/sql")
-	muxes := namesInScope(funcs, site.pos, func(t ast.Expr) bool { return isPtrTo(t, httpName, "ServeMux") },
-		func(v ast.Expr) bool {
-			return isCallOf(v, httpName, "NewServeMux") || isAddrOfLit(v, httpName, "ServeMux")
-		}, nil)
 	dbs := namesInScope(funcs, site.pos, func(t ast.Expr) bool { return isPtrTo(t, sqlName, "DB") },
 		func(v ast.Expr) bool { return isCallOf(v, sqlName, "OpenDB") },
 		func(v ast.Expr) bool { return isCallOf(v, sqlName, "Open") })
-	for _, v := range []struct {
-		what  string
-		names []string
-	}{{"*http.ServeMux", muxes}, {"*sql.DB", dbs}} {
-		switch len(v.names) {
-		case 0:
-			return call, inputErrorf(fix, "%s: no %s variable in scope at the %s marker (mcpgen looks at parameters and local variables)",
-				site.where(), v.what, routesMarker)
-		case 1:
-		default:
-			return call, inputErrorf(fix, "%s: several %s variables in scope at the %s marker: %s",
-				site.where(), v.what, routesMarker, strings.Join(v.names, ", "))
-		}
+	pkgFiles, err := packageFiles(fsys, site)
+	if err != nil {
+		return call, err
+	}
+	if len(dbs) == 0 {
+		dbs = dbFieldsInScope(site, funcs, dbFields(pkgFiles))
+	}
+	paste := fmt.Sprintf(call.router.kind.mount, call.router.name, n.PackageName, "db", "currentUser", call.router.pkg)
+	switch len(dbs) {
+	case 0:
+		return call, inputErrorf(fix(paste), "%s: no *sql.DB in scope at the %s marker (mcpgen looks at parameters, receivers, local variables and their struct fields)",
+			site.where(), routesMarker)
+	case 1:
+	default:
+		return call, inputErrorf(fix(paste), "%s: several *sql.DB in scope at the %s marker: %s",
+			site.where(), routesMarker, strings.Join(dbs, ", "))
 	}
 
 	pkg, imported := importName(site.file, n.PackageImport)
 	if imported && (pkg == "_" || pkg == ".") {
 		return call, inputErrorf("import it by name, or pass --skip-routes", "%s imports %s as %s", site.path, n.PackageImport, pkg)
 	}
-	pkgDecls, userFuncs, err := packageFuncs(fsys, n, site)
-	if err != nil {
-		return call, err
-	}
+	pkgDecls, userFuncs := packageFuncs(pkgFiles, n)
 	if !imported {
 		taken := map[string]bool{}
 		for _, name := range pkgDecls {
@@ -402,7 +416,7 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 		call.note = fmt.Sprintf("routes: several functions could give the signed-in user (%s): using %s.UserFromContext; "+
 			"pass the right one to Register in %s", strings.Join(userFuncs, ", "), n.PackageName, site.path)
 	}
-	call.args = [3]string{muxes[0], dbs[0], user}
+	call.args = [2]string{dbs[0], user}
 	return call, nil
 }
 
@@ -456,6 +470,7 @@ func namesInScope(funcs []ast.Node, pos token.Pos, isType, isValue, isPair func(
 		switch fn := fn.(type) {
 		case *ast.FuncDecl:
 			ft, body = fn.Type, fn.Body
+			fields(fn.Recv)
 		case *ast.FuncLit:
 			ft, body = fn.Type, fn.Body
 		}
@@ -527,17 +542,15 @@ func scopeHolds(stack []ast.Node, pos token.Pos) bool {
 	return true
 }
 
-// packageFuncs reads the marker file's package (the non-test files of its
-// folder with its package name) and returns its top-level names and the
-// functions that can give Register the signed-in user: a
-// func(*http.Request) (UserID, bool) by its signature.
-func packageFuncs(fsys fs.FS, n Names, site *routesSite) (decls, userFuncs []string, err error) {
+// packageFiles parses the marker file's package: the non-test files of its
+// folder with its package name, the marker's file as read.
+func packageFiles(fsys fs.FS, site *routesSite) ([]*ast.File, error) {
 	dir := path.Dir(site.path)
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", dir, err)
+		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
-	var current []string
+	var files []*ast.File
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
@@ -548,13 +561,24 @@ func packageFuncs(fsys fs.FS, n Names, site *routesSite) (decls, userFuncs []str
 		if p != site.path {
 			src, err := fs.ReadFile(fsys, p)
 			if err != nil {
-				return nil, nil, fmt.Errorf("read %s: %w", p, err)
+				return nil, fmt.Errorf("read %s: %w", p, err)
 			}
 			f, err = parser.ParseFile(token.NewFileSet(), p, src, parser.SkipObjectResolution)
 			if err != nil || f.Name.Name != site.file.Name.Name {
 				continue // not part of the package as it builds
 			}
 		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// packageFuncs returns the top-level names of the package's files and the
+// functions that can give Register the signed-in user: a
+// func(*http.Request) (UserID, bool) by its signature.
+func packageFuncs(files []*ast.File, n Names) (decls, userFuncs []string) {
+	var current []string
+	for _, f := range files {
 		for _, d := range topLevelNames(f) {
 			decls = append(decls, d.name)
 		}
@@ -576,7 +600,7 @@ func packageFuncs(fsys fs.FS, n Names, site *routesSite) (decls, userFuncs []str
 	if len(userFuncs) > 1 && len(current) == 1 {
 		userFuncs = current
 	}
-	return decls, userFuncs, nil
+	return decls, userFuncs
 }
 
 // isUserFunc reports whether ft is func(*http.Request) (UserID, bool)
@@ -845,7 +869,7 @@ func checkInjected(site *routesSite, call routesCall, out []byte) error {
 	}
 	calls := registerCalls(f, call.pkg)
 	if len(calls) != 1 {
-		return fail("%d calls of %s.Register, want 1", len(calls), call.pkg)
+		return fail("%d calls of %s.Register or %s.Routes, want 1", len(calls), call.pkg, call.pkg)
 	}
 	if len(enclosingFuncs(f, calls[0].Pos())) == 0 {
 		return fail("the call is not inside a function")

@@ -194,9 +194,9 @@ func TestInjectRoutesRefuses(t *testing.T) {
 		{"markers in two files", map[string]string{"a/routes.go": routesSrc, "b/routes.go": routesSrc},
 			[]string{"a/routes.go:15, b/routes.go:15"}},
 		{"no database", map[string]string{"internal/web/routes.go": strings.Replace(routesSrc, "Routes(db *sql.DB)", "Routes(conn string)", 1)},
-			[]string{"internal/web/routes.go:15: no *sql.DB variable in scope"}},
+			[]string{"internal/web/routes.go:15: no *sql.DB in scope"}},
 		{"two muxes", map[string]string{"internal/web/routes.go": strings.Replace(routesSrc, "mux := http.NewServeMux()", "mux := http.NewServeMux()\n\tadmin := &http.ServeMux{}\n\t_ = admin", 1)},
-			[]string{"several *http.ServeMux variables", "mux, admin"}},
+			[]string{"several routers in scope", "mux (*http.ServeMux), admin (*http.ServeMux)"}},
 		{"outside a function", map[string]string{"internal/web/routes.go": routesSrc + "\n// mcpgen:routes\n"},
 			[]string{"several"}},
 		{"not on its own line", map[string]string{"internal/web/routes.go": strings.Replace(routesSrc, "\t// mcpgen:routes", "\t_ = 1 // mcpgen:routes", 1)},
@@ -403,5 +403,58 @@ func TestInjectRoutesSkipsTestsVendorAndTheGeneratedPackage(t *testing.T) {
 	c, _, _ := injectOne(t, fsys, injectNames(IDInt64))
 	if c.Path != "internal/web/routes.go" {
 		t.Errorf("injected into %s", c.Path)
+	}
+}
+
+// TestInjectRoutesOnOtherRouters injects the mount line each router takes,
+// with the database found as a field of the server the routes hang off.
+func TestInjectRoutesOnOtherRouters(t *testing.T) {
+	for _, tc := range []struct {
+		name, imports, setup, want string
+	}{
+		{"chi", `"github.com/go-chi/chi/v5"`, "r := chi.NewRouter()",
+			"r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentUserID))"},
+		{"chi.Router parameter", `"github.com/go-chi/chi/v5"`, "var r chi.Router = chi.NewMux()",
+			"r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentUserID))"},
+		{"gorilla", `"github.com/gorilla/mux"`, "r := mux.NewRouter()",
+			"r.PathPrefix(mcpoauth.RoutePrefix).Handler(mcpoauth.Routes(s.db, CurrentUserID))"},
+		{"echo", `"github.com/labstack/echo/v4"`, "e := echo.New()",
+			`e.Any(mcpoauth.RoutePrefix+"*", echo.WrapHandler(mcpoauth.Routes(s.db, CurrentUserID)))`},
+		{"echo renamed", `web "github.com/labstack/echo/v4"`, "e := web.New()",
+			`e.Any(mcpoauth.RoutePrefix+"*", web.WrapHandler(mcpoauth.Routes(s.db, CurrentUserID)))`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "package web\n\nimport (\n\t\"database/sql\"\n\n\t" + tc.imports + "\n)\n\n" +
+				"type server struct {\n\tdb   *sql.DB\n\tname string\n}\n\n" +
+				"func (s *server) routes() {\n\t" + tc.setup + "\n\t// mcpgen:routes\n\t_ = r\n}\n"
+			src = strings.Replace(src, "\t_ = r\n", map[bool]string{true: "\t_ = e\n", false: "\t_ = r\n"}[strings.HasPrefix(tc.name, "echo")], 1)
+			fsys := appFS(map[string]string{"internal/web/routes.go": src, "internal/web/user.go": currentUserSrc})
+			c, _, _ := injectOne(t, fsys, injectNames(IDInt64))
+			if c.Status != StatusInject || !strings.Contains(string(c.New), "\t// mcpgen:routes\n\t"+tc.want+"\n") ||
+				!strings.Contains(string(c.New), `"example.com/app/internal/mcpoauth"`) {
+				t.Errorf("injected:\n%s\nwant the line %s", c.New, tc.want)
+			}
+			rev, err := uninjectionsWithoutManifest(appFS(map[string]string{"internal/web/routes.go": string(c.New), "internal/web/user.go": currentUserSrc}), injectNames(IDInt64))
+			if err != nil || len(rev) != 1 || string(rev[0].New) != src {
+				t.Errorf("uninstall without a manifest: %+v, %v; want the file as it was", rev, err)
+			}
+		})
+	}
+}
+
+// TestInjectRoutesWithoutRouterShowsWhatToPaste checks the error names the
+// line for each router.
+func TestInjectRoutesWithoutRouterShowsWhatToPaste(t *testing.T) {
+	src := "package web\n\nimport \"database/sql\"\n\nfunc routes(db *sql.DB) {\n\t// mcpgen:routes\n}\n"
+	_, _, _, err := injections(appFS(map[string]string{"internal/web/routes.go": src}), injectNames(IDInt64))
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("error %v, want an InputError", err)
+	}
+	for _, want := range []string{"no router variable in scope", "mcpoauth.Register(mux, db, currentUser)",
+		"r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(db, currentUser))", "r.PathPrefix(mcpoauth.RoutePrefix)", "echo.WrapHandler("} {
+		if !strings.Contains(ie.Problem+" "+ie.Fix, want) {
+			t.Errorf("error does not show %q:\n%s\n%s", want, ie.Problem, ie.Fix)
+		}
 	}
 }

@@ -1,0 +1,53 @@
+package cli_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/mcpgen/mcpgen/generator/e2e"
+)
+
+// TestInstallIntoOtherApps installs, with no arguments, into sample apps
+// written the way teams write them rather than the way mcpgen would like
+// (another router, the database in a struct field, no User type, a user
+// table with required unique columns), then builds, vets and runs the
+// app's tests: the generated ones and the app's own check that the pages
+// answer through its router for a signed-in user.
+func TestInstallIntoOtherApps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: not building the apps")
+	}
+	for _, tc := range []struct {
+		app   string
+		notes []string // what install must say it detected
+		own   string   // the app's own test of the install
+	}{
+		{"chiapp", []string{
+			"no type User: using Account (internal/models/account.go)",
+			"routes: the signed-in user comes from CurrentAccountID in package app",
+			"inject  internal/app/server.go  (r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentAccountID)))",
+		}, "TestConnectionsThroughTheAppsRouter"},
+	} {
+		t.Run(tc.app, func(t *testing.T) {
+			t.Parallel()
+			dir := copyApp(t, tc.app)
+			out := install(t, dir)
+			for _, want := range tc.notes {
+				if !strings.Contains(out, want) {
+					t.Errorf("install does not say %q:\n%s", want, out)
+				}
+			}
+			if err := e2e.UseRuntimeCheckout(context.Background(), dir, repo(t)); err != nil {
+				t.Fatal(err)
+			}
+			goCmd(t, dir, nil, "mod", "tidy")
+			goCmd(t, dir, nil, "build", "./...")
+			goCmd(t, dir, nil, "vet", "./...")
+			res := goCmd(t, dir, nil, "test", "-count=1", "-v", "./...")
+			if !strings.Contains(res, "--- PASS: "+tc.own) || strings.Contains(res, "--- SKIP") {
+				t.Fatalf("the app's tests did not all run and pass:\n%s", res)
+			}
+		})
+	}
+}
