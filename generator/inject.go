@@ -277,14 +277,16 @@ func parseRoutesSites(p string, src []byte) ([]*routesSite, error) {
 
 // routesCall is the call registering the routes at a site.
 type routesCall struct {
-	site       *routesSite
-	module     string // of the app
-	importPath string // of the generated package
-	pkg        string // name the file refers to the generated package by
-	addImport  bool   // the file does not import it yet
-	router     routerVar
-	args       [2]string // the database and the current-user function
-	note       string    // what the user should know about the choice of arguments
+	site           *routesSite
+	module         string // of the app
+	importPath     string // of the generated package
+	pkg            string // name the file refers to the generated package by
+	addImport      bool   // the file does not import it yet
+	router         routerVar
+	userImport     string    // package of the current-user function, to import
+	userImportName string    // its name in the file; "" when imported already
+	args           [2]string // the database and the current-user function
+	note           string    // what the user should know about the choice of arguments
 }
 
 func (c routesCall) expr() string {
@@ -378,43 +380,58 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	if imported && (pkg == "_" || pkg == ".") {
 		return call, inputErrorf("import it by name, or pass --skip-routes", "%s imports %s as %s", site.path, n.PackageImport, pkg)
 	}
-	pkgDecls, userFuncs := packageFuncs(pkgFiles, n)
+	taken := map[string]bool{}
+	for _, name := range packageDecls(pkgFiles) {
+		taken[name] = true
+	}
+	for _, im := range site.file.Imports {
+		taken[specName(im)] = true
+	}
+	for _, fn := range funcs {
+		ast.Inspect(fn, func(nd ast.Node) bool {
+			if id, ok := nd.(*ast.Ident); ok {
+				taken[id.Name] = true
+			}
+			return true
+		})
+	}
+	free := func(name string) string {
+		out := name
+		for i := 1; taken[out]; i++ {
+			out = name + strconv.Itoa(i+1)
+		}
+		taken[out] = true
+		return out
+	}
 	if !imported {
-		taken := map[string]bool{}
-		for _, name := range pkgDecls {
-			taken[name] = true
-		}
-		for _, im := range site.file.Imports {
-			taken[specName(im)] = true
-		}
-		for _, fn := range funcs {
-			ast.Inspect(fn, func(nd ast.Node) bool {
-				if id, ok := nd.(*ast.Ident); ok {
-					taken[id.Name] = true
-				}
-				return true
-			})
-		}
-		pkg = n.PackageName
-		for i := 1; taken[pkg]; i++ {
-			pkg = n.PackageName + strconv.Itoa(i+1)
-		}
+		pkg = free(n.PackageName)
 		call.addImport = true
 	}
 	call.pkg = pkg
 
-	user := pkg + ".UserFromContext"
-	switch len(userFuncs) {
-	case 0:
-		call.note = fmt.Sprintf("routes: package %s has no func(*http.Request) (%s, bool): the routes read the signed-in user "+
-			"from the request context, so set it in your auth middleware with %s.WithUser (or pass your own function to Register in %s)",
-			site.file.Name.Name, userIDGoType(n), n.PackageName, site.path)
-	case 1:
-		user = userFuncs[0]
-		call.note = "routes: the signed-in user comes from " + user + " in package " + site.file.Name.Name
-	default:
-		call.note = fmt.Sprintf("routes: several functions could give the signed-in user (%s): using %s.UserFromContext; "+
-			"pass the right one to Register in %s", strings.Join(userFuncs, ", "), n.PackageName, site.path)
+	u, note, err := chooseUserFunc(fsys, n, site)
+	if err != nil {
+		return call, err
+	}
+	call.note = note
+	user := u.name
+	switch {
+	case u.dir == n.PackageDir: // UserFromContext, as --current-user asked
+		user = pkg + "." + u.name
+	case u.dir != path.Dir(site.path):
+		call.userImport = n.Module
+		if u.dir != "." {
+			call.userImport += "/" + u.dir
+		}
+		name, ok := importName(site.file, call.userImport)
+		if !ok {
+			name = free(u.pkg)
+			call.userImportName = name
+		}
+		user = name + "." + u.name
+	}
+	if u.ctx {
+		user = pkg + ".FromContext(" + user + ")"
 	}
 	call.args = [2]string{dbs[0], user}
 	return call, nil
@@ -573,61 +590,15 @@ func packageFiles(fsys fs.FS, site *routesSite) ([]*ast.File, error) {
 	return files, nil
 }
 
-// packageFuncs returns the top-level names of the package's files and the
-// functions that can give Register the signed-in user: a
-// func(*http.Request) (UserID, bool) by its signature.
-func packageFuncs(files []*ast.File, n Names) (decls, userFuncs []string) {
-	var current []string
+// packageDecls returns the top-level names of the package's files.
+func packageDecls(files []*ast.File) []string {
+	var decls []string
 	for _, f := range files {
 		for _, d := range topLevelNames(f) {
 			decls = append(decls, d.name)
 		}
-		httpName, ok := importName(f, "net/http")
-		if !ok {
-			continue
-		}
-		for _, d := range f.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Recv != nil || fd.Type.TypeParams != nil || !isUserFunc(f, n, fd.Type, httpName) {
-				continue
-			}
-			userFuncs = append(userFuncs, fd.Name.Name)
-			if strings.Contains(strings.ToLower(fd.Name.Name), "current") {
-				current = append(current, fd.Name.Name)
-			}
-		}
 	}
-	if len(userFuncs) > 1 && len(current) == 1 {
-		userFuncs = current
-	}
-	return decls, userFuncs
-}
-
-// isUserFunc reports whether ft is func(*http.Request) (UserID, bool)
-// with UserID's Go type spelt as n's user ID type or as the generated
-// package's UserID.
-func isUserFunc(f *ast.File, n Names, ft *ast.FuncType, httpName string) bool {
-	params, results := flatten(ft.Params), flatten(ft.Results)
-	if len(params) != 1 || len(results) != 2 || !isPtrTo(params[0], httpName, "Request") {
-		return false
-	}
-	if id, ok := results[1].(*ast.Ident); !ok || id.Name != "bool" {
-		return false
-	}
-	if pkg, ok := importName(f, n.PackageImport); ok && isSelector(results[0], pkg, "UserID") {
-		return true
-	}
-	switch n.UserIDType {
-	case IDUUID:
-		pkg, ok := importName(f, n.UserIDImport)
-		return ok && isSelector(results[0], pkg, "UUID")
-	case IDString:
-		id, ok := results[0].(*ast.Ident)
-		return ok && id.Name == "string"
-	default:
-		id, ok := results[0].(*ast.Ident)
-		return ok && id.Name == "int64"
-	}
+	return decls
 }
 
 // userIDGoType spells the user ID type for messages.
@@ -716,17 +687,36 @@ func injectRoutes(site *routesSite, call routesCall) ([]byte, []Injection, error
 	snippet := call.snippet()
 	out := slices.Concat(site.src[:site.lineEnd], []byte(snippet), site.src[site.lineEnd:])
 	injected := []Injection{{Path: site.path, Marker: site.marker, Snippet: snippet}}
-	if call.addImport {
-		spec := strconv.Quote(call.importPath)
-		if call.pkg != defaultImportName(call.importPath) {
-			spec = call.pkg + " " + spec
+	// The imports go in at offsets of the original file, before the
+	// snippet's line: the last first, so the others stay where they were.
+	type insertion struct {
+		at   int
+		text string
+	}
+	var ins []insertion
+	for _, im := range [][2]string{{call.importPath, call.pkg}, {call.userImport, call.userImportName}} {
+		if im[0] == "" || im[1] == "" || (im[0] == call.importPath && !call.addImport) {
+			continue
 		}
-		at, text, err := importInsertion(site, call.module, call.importPath, spec)
+		spec := strconv.Quote(im[0])
+		if im[1] != defaultImportName(im[0]) {
+			spec = im[1] + " " + spec
+		}
+		at, text, err := importInsertion(site, call.module, im[0], spec)
 		if err != nil {
 			return nil, nil, err
 		}
-		out = slices.Concat(out[:at], []byte(text), out[at:])
-		injected = append(injected, Injection{Path: site.path, Marker: importMarker, Snippet: text})
+		ins = append(ins, insertion{at, text})
+	}
+	slices.SortFunc(ins, func(a, b insertion) int {
+		if a.at != b.at {
+			return b.at - a.at
+		}
+		return strings.Compare(b.text, a.text)
+	})
+	for _, in := range ins {
+		out = slices.Concat(out[:in.at], []byte(in.text), out[in.at:])
+		injected = append(injected, Injection{Path: site.path, Marker: importMarker, Snippet: in.text})
 	}
 	if err := checkInjected(site, call, out); err != nil {
 		return nil, nil, err

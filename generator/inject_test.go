@@ -70,8 +70,13 @@ func CurrentUserID(r *http.Request) (int64, bool) { return 0, false }
 func helper(r *http.Request) (string, bool) { return "", false }
 `
 
+// appFS is a module holding files, and a current-user function in
+// internal/web unless files give that file.
 func appFS(files map[string]string) fstest.MapFS {
-	fsys := fstest.MapFS{"go.mod": {Data: []byte("module example.com/app\n\ngo 1.26\n")}}
+	fsys := fstest.MapFS{
+		"go.mod":               {Data: []byte("module example.com/app\n\ngo 1.26\n")},
+		"internal/web/user.go": {Data: []byte(currentUserSrc)},
+	}
 	for p, s := range files {
 		fsys[p] = &fstest.MapFile{Data: []byte(s)}
 	}
@@ -261,7 +266,9 @@ func Serve() error {
 	return http.ListenAndServe(":8080", handler())
 }
 `
-	c, _, notes := injectOne(t, appFS(map[string]string{"cmd/app/serve.go": src}), injectNames(IDUUID))
+	n := injectNames(IDUUID)
+	n.CurrentUser = "mcpoauth.UserFromContext" // no func of the module gives a uuid
+	c, _, notes := injectOne(t, appFS(map[string]string{"cmd/app/serve.go": src}), n)
 	want := "\t\t// mcpgen:routes\n\t\tmcpoauth.Register(mux, db, mcpoauth.UserFromContext)\n"
 	if !strings.Contains(string(c.New), want) {
 		t.Errorf("injected:\n%s", c.New)
@@ -269,7 +276,7 @@ func Serve() error {
 	if !strings.Contains(string(c.New), "\t\"os\"\n\n\t\"example.com/app/internal/mcpoauth\"\n)") {
 		t.Errorf("import not added in a group of its own:\n%s", c.New)
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "WithUser") || !strings.Contains(notes[0], "uuid.UUID") {
+	if len(notes) != 1 || !strings.Contains(notes[0], "WithUser") {
 		t.Errorf("notes %q", notes)
 	}
 }
@@ -295,13 +302,24 @@ func CurrentPerson(r *http.Request) (id uuid.UUID, ok bool) { return uuid.UUID{}
 		{"string id", IDString, currentUserSrc, "helper"},
 		{"uuid", IDUUID, uuidUser, "CurrentPerson"},
 		{"several, one current", IDInt64, currentUserSrc + "func UserOf(r *http.Request) (int64, bool) { return 0, false }\n", "CurrentUserID"},
-		{"several", IDInt64, "package web\n\nimport \"net/http\"\n\nfunc A(r *http.Request) (int64, bool) { return 0, false }\nfunc B(*http.Request) (int64, bool) { return 0, false }\n", "mcpoauth.UserFromContext"},
-		{"method is no candidate", IDInt64, "package web\n\nimport \"net/http\"\n\ntype S struct{}\n\nfunc (S) CurrentUser(r *http.Request) (int64, bool) { return 0, false }\n", "mcpoauth.UserFromContext"},
-		{"other package in the folder", IDInt64, strings.Replace(currentUserSrc, "package web", "package web_test", 1), "mcpoauth.UserFromContext"},
+		{"several", IDInt64, "package web\n\nimport \"net/http\"\n\nfunc A(r *http.Request) (int64, bool) { return 0, false }\nfunc B(*http.Request) (int64, bool) { return 0, false }\n",
+			"error: several functions could say who is signed in: web.A (internal/web/user.go), web.B (internal/web/user.go)"},
+		{"method is no candidate", IDInt64, "package web\n\nimport \"net/http\"\n\ntype S struct{}\n\nfunc (S) CurrentUser(r *http.Request) (int64, bool) { return 0, false }\n",
+			"error: no function of the module says who is signed in"},
+		{"other package in the folder", IDInt64, strings.Replace(currentUserSrc, "package web", "package web_test", 1), "error: --current-user=<package folder>.<Func>"},
+		{"a context one in the package", IDInt64, "package web\n\nimport \"context\"\n\nfunc AccountID(ctx context.Context) (int64, bool) { return 0, false }\n",
+			"mcpoauth.FromContext(AccountID)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := appFS(map[string]string{"internal/web/routes.go": routesSrc, "internal/web/user.go": tc.user})
+			if want, ok := strings.CutPrefix(tc.want, "error: "); ok {
+				_, _, _, err := injections(fsys, injectNames(tc.idType))
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v, want one saying %q", err, want)
+				}
+				return
+			}
 			c, _, _ := injectOne(t, fsys, injectNames(tc.idType))
 			if want := "mcpoauth.Register(mux, db, " + tc.want + ")"; c.Note != want {
 				t.Errorf("call %q, want %q", c.Note, want)
@@ -310,12 +328,39 @@ func CurrentPerson(r *http.Request) (id uuid.UUID, ok bool) { return uuid.UUID{}
 	}
 }
 
+// TestInjectRoutesCurrentUserOfAnotherPackage finds the user in the auth
+// package's context helper, imports it, and adapts it with FromContext;
+// --current-user picks among several.
+func TestInjectRoutesCurrentUserOfAnotherPackage(t *testing.T) {
+	auth := "package auth\n\nimport \"context\"\n\n// AccountID is set by the middleware.\nfunc AccountID(ctx context.Context) (int64, bool) { return 0, false }\n\nfunc Other(ctx context.Context) (int64, bool) { return 0, false }\n"
+	fsys := appFS(map[string]string{"internal/web/routes.go": routesSrc, "internal/web/user.go": "package web\n", "internal/auth/auth.go": auth})
+	_, _, _, err := injections(fsys, injectNames(IDInt64))
+	if err == nil || !strings.Contains(err.Error(), "auth.AccountID (internal/auth/auth.go), auth.Other (internal/auth/auth.go)") {
+		t.Fatalf("two candidates of one rank: %v, want them named", err)
+	}
+	n := injectNames(IDInt64)
+	n.CurrentUser = "internal/auth.AccountID"
+	c, recs, notes := injectOne(t, fsys, n)
+	if !strings.Contains(string(c.New), "\tmcpoauth.Register(mux, db, mcpoauth.FromContext(auth.AccountID))\n") ||
+		!strings.Contains(string(c.New), "\t\"example.com/app/internal/auth\"\n\t\"example.com/app/internal/mcpoauth\"\n\t\"example.com/app/internal/models\"\n") {
+		t.Errorf("injected:\n%s", c.New)
+	}
+	if len(recs) != 3 || len(notes) != 1 || !strings.Contains(notes[0], "as --current-user says") {
+		t.Errorf("records %+v, notes %q", recs, notes)
+	}
+	fsys["internal/web/routes.go"].Data = c.New
+	rev, err := uninjections(fsys, recs)
+	if err != nil || len(rev) != 1 || string(rev[0].New) != routesSrc {
+		t.Fatalf("uninstall: %+v, %v; want the file as it was", rev, err)
+	}
+}
+
 func TestInjectRoutesAliasesAClashingName(t *testing.T) {
 	src := strings.Replace(routesSrc, "\tmux := http.NewServeMux()\n", "\tmux := http.NewServeMux()\n\tmcpoauth := \"taken\"\n\t_ = mcpoauth\n", 1)
 	fsys := appFS(map[string]string{"internal/web/routes.go": src})
 	c, recs, _ := injectOne(t, fsys, injectNames(IDInt64))
 	if !strings.Contains(string(c.New), "\tmcpoauth2 \"example.com/app/internal/mcpoauth\"\n\t\"example.com/app/internal/models\"\n") ||
-		!strings.Contains(string(c.New), "\tmcpoauth2.Register(mux, db, mcpoauth2.UserFromContext)\n") {
+		!strings.Contains(string(c.New), "\tmcpoauth2.Register(mux, db, CurrentUserID)\n") {
 		t.Errorf("injected:\n%s", c.New)
 	}
 	fsys["internal/web/routes.go"].Data = c.New
@@ -337,7 +382,7 @@ func TestInjectRoutesImportForms(t *testing.T) {
 		{"after third-party imports", "import (\n\t\"database/sql\"\n\t\"net/http\"\n\n\t\"github.com/go-chi/chi/v5\"\n)\n",
 			"\t\"github.com/go-chi/chi/v5\"\n\n\t\"example.com/app/internal/mcpoauth\"\n)"},
 		{"already imported", "import (\n\t\"database/sql\"\n\t\"net/http\"\n\n\toauth \"example.com/app/internal/mcpoauth\"\n)\n\nvar _ = oauth.UserFromContext\n",
-			"\toauth.Register(mux, db, oauth.UserFromContext)\n"},
+			"\toauth.Register(mux, db, CurrentUserID)\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,8 +55,9 @@ type Names struct {
 
 	MigrationsDir string
 
-	SkipRoutes bool // the app registers the routes itself
-	SkipViews  bool // no HTML views: the handler answers JSON
+	SkipRoutes  bool   // the app registers the routes itself
+	CurrentUser string // --current-user: the function saying who is signed in; "": detect
+	SkipViews   bool   // no HTML views: the handler answers JSON
 }
 
 // SnakeUserModel is the user model in snake_case ("team_member").

@@ -22,6 +22,7 @@ type Options struct {
 	MigrationsDir  string // slash-separated, relative to the target root
 	UserTable      string
 	UserIDType     string // int64, string or uuid
+	CurrentUser    string // <package folder or name>.<Func>, or <Func> of the routes' package
 
 	// Now stamps new migration versions. The zero value means time.Now.
 	Now time.Time

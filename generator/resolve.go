@@ -19,7 +19,7 @@ func Resolve(fsys fs.FS, opts Options) (Names, []string, error) {
 		return n, nil, err
 	}
 	n.Module = mod.Module
-	n.SkipRoutes, n.SkipViews = opts.SkipRoutes, opts.SkipViews
+	n.SkipRoutes, n.SkipViews, n.CurrentUser = opts.SkipRoutes, opts.SkipViews, opts.CurrentUser
 
 	if n.Namespace, err = namespaceParts(opts.Namespace); err != nil {
 		return n, nil, err

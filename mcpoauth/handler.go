@@ -62,6 +62,12 @@ func UserFromContext[U comparable](r *http.Request) (U, bool) {
 	return id, ok
 }
 
+// FromContext adapts a function reading the signed-in user from a context
+// (the app's authentication middleware put it there) to a CurrentUserFunc.
+func FromContext[U comparable](user func(context.Context) (U, bool)) CurrentUserFunc[U] {
+	return func(r *http.Request) (U, bool) { return user(r.Context()) }
+}
+
 // Views renders the HTML pages of a Handler. page is "index" (the list of
 // connections, data.List), "tools" (a server's tools, data.Tools) or
 // "error" (data.Error). Render may write to w only in part before failing:

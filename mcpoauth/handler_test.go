@@ -293,6 +293,18 @@ func TestHandlerCurrentUser(t *testing.T) {
 	wantStatus(t, ht.do(http.MethodGet, ht.prefix, &me, nil, jsonAccept...), http.StatusUnauthorized)
 }
 
+func TestFromContext(t *testing.T) {
+	type key struct{}
+	user := FromContext(func(ctx context.Context) (testUser, bool) { id, ok := ctx.Value(key{}).(testUser); return id, ok })
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if _, ok := user(r); ok {
+		t.Error("a request without the user is signed in")
+	}
+	if id, ok := user(r.WithContext(context.WithValue(r.Context(), key{}, testUser(7)))); !ok || id != 7 {
+		t.Errorf("user = %v, %v; want 7, true", id, ok)
+	}
+}
+
 func TestUserFromContext(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	if _, ok := UserFromContext[int64](req); ok {

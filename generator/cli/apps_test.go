@@ -25,7 +25,7 @@ func TestInstallIntoOtherApps(t *testing.T) {
 	}{
 		{"chiapp", []string{
 			"no type User: using Account (internal/models/account.go)",
-			"routes: the signed-in user comes from CurrentAccountID in package app",
+			"routes: the signed-in user comes from app.CurrentAccountID (internal/app/server.go): the only func(*http.Request) (int64, bool)",
 			"inject  internal/app/server.go  (r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentAccountID)))",
 		}, "TestConnectionsThroughTheAppsRouter"},
 	} {

@@ -114,6 +114,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.StringVar(&f.opts.ControllerName, "controller-name", "", "Rails alias of --handler-name: XController becomes XHandler")
 	fl.BoolVar(&f.opts.SkipRoutes, "skip-routes", false, "do not inject routes; print the line to add instead")
 	fl.BoolVar(&f.opts.SkipViews, "skip-views", false, "no HTML views: the handler answers JSON")
+	fl.StringVar(&f.opts.CurrentUser, "current-user", "", "the function saying who is signed in: <package folder>.<Func> (default: detected)")
 	fl.StringVar(&f.opts.Database, "database", "", "sqlite, postgres or mysql (default: from go.mod's driver, else sqlite)")
 	fl.StringVar(&f.dir, "dir", ".", "root of the target Go module")
 	fl.StringVar(&f.opts.MigrationsDir, "migrations-dir", "", "goose migrations folder, relative to --dir (default: the existing one, else db/migrations)")

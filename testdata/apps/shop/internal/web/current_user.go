@@ -34,6 +34,13 @@ func CurrentUserID(r *http.Request) (int64, bool) {
 	return parseUserID(v)
 }
 
+// CurrentMemberID returns the ID of the member making the request (members
+// sign in to the team pages with the same header), and false when anonymous.
+func CurrentMemberID(r *http.Request) (string, bool) {
+	v := r.Header.Get(UserIDHeader)
+	return v, v != ""
+}
+
 func parseUserID(v string) (int64, bool) {
 	if v == "" {
 		return 0, false
