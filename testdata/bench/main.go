@@ -1,13 +1,14 @@
-// Command bench is `make bench`: the scale benchmarks of the generated
-// package (BENCHMARKS.md), on each database given. For SQLite, and for
-// PostgreSQL and MySQL when MCPGEN_TEST_POSTGRES_URL and
+// Command bench is `make bench`: the scale benchmarks of BENCHMARKS.md,
+// of the code mcpgen oauth install writes, on each database given. For
+// SQLite, and for PostgreSQL and MySQL when MCPGEN_TEST_POSTGRES_URL and
 // MCPGEN_TEST_MYSQL_DSN are set (each gets a fresh database, dropped
 // afterwards), it scaffolds the shop sample app into a temporary folder
-// with `mcpgen oauth install`, runs go mod tidy, and runs go test -bench in
-// the generated package: the hot path and client setup for a while, the
-// multi-process refresh for 20 rounds, the cleanup of 1,100,000 states
-// once. It prints the machine first and the go test output as it comes;
-// -out keeps the benchmark lines for benchstat.
+// with `mcpgen oauth install`, copies the benchmarks (app/, files of the
+// generated package kept in this repository) into the generated package,
+// runs go mod tidy, and runs go test -bench there: the hot path and client
+// setup for a while, the multi-process refresh for 20 rounds, the cleanup
+// of 1,100,000 states once. It prints the machine first and the go test
+// output as it comes; -out keeps the benchmark lines for benchstat.
 package main
 
 import (
@@ -137,6 +138,11 @@ func benchDatabase(ctx context.Context, repo, d, dsn, states string, runs []run,
 	if code := cli.Run(args, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		return fmt.Errorf("mcpgen %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	}
+	// The benchmarks are this repository's, not the generator's: they go
+	// into the generated package here, before go mod tidy sees their imports.
+	if err := os.CopyFS(filepath.Join(app, filepath.FromSlash(pkg)), os.DirFS(filepath.Join(repo, "testdata", "bench", "app"))); err != nil {
+		return fmt.Errorf("copy the benchmarks: %w", err)
+	}
 	if err := e2e.UseRuntimeCheckout(ctx, app, repo); err != nil {
 		return err
 	}
@@ -175,7 +181,8 @@ func shellWords(args []string) string {
 }
 
 // goTest runs the go tool in dir, printing its output as it comes and
-// copying the benchmark result lines to results.
+// copying the benchmark result lines to results. A run without a result
+// fails: it measured nothing.
 func goTest(ctx context.Context, dir string, env, args []string, results io.Writer) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
@@ -188,10 +195,12 @@ func goTest(ctx context.Context, dir string, env, args []string, results io.Writ
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	measured := false
 	sc := bufio.NewScanner(pipe)
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Println(line)
+		measured = measured || strings.Contains(line, " ns/op")
 		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "goos:") ||
 			strings.HasPrefix(line, "goarch:") || strings.HasPrefix(line, "pkg:") || strings.HasPrefix(line, "cpu:") {
 			fmt.Fprintln(results, line)
@@ -199,6 +208,9 @@ func goTest(ctx context.Context, dir string, env, args []string, results io.Writ
 	}
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	if !measured { // no benchmark matched, or every one skipped
+		return fmt.Errorf("go %s: passed without a benchmark result", shellWords(args))
 	}
 	return nil
 }
