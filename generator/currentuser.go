@@ -3,8 +3,6 @@ package generator
 import (
 	"fmt"
 	"go/ast"
-	"go/parser"
-	"go/token"
 	"io/fs"
 	"path"
 	"sort"
@@ -43,22 +41,13 @@ func (u userFunc) rank(markerDir string) int {
 // and, outside the marker's package, exported ones only.
 func findUserFuncs(fsys fs.FS, n Names, markerDir, markerPkg string) ([]userFunc, error) {
 	var found []userFunc
-	err := walkDirs(fsys, func(dir string, entries []fs.DirEntry) error {
+	err := walkGoFiles(fsys, func(dir string, files []goFile) error {
 		if dir == n.PackageDir || strings.HasPrefix(dir, n.PackageDir+"/") {
 			return nil
 		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			p := path.Join(dir, name)
-			src, err := fs.ReadFile(fsys, p)
-			if err != nil || isGenerated(src) {
-				continue
-			}
-			f, err := parser.ParseFile(token.NewFileSet(), p, src, parser.SkipObjectResolution)
-			if err != nil || (f.Name.Name == "main" && dir != markerDir) || (dir == markerDir && f.Name.Name != markerPkg) {
+		for _, g := range files {
+			f, p := g.ast, g.path
+			if isGenerated(g.src) || (f.Name.Name == "main" && dir != markerDir) || (dir == markerDir && f.Name.Name != markerPkg) {
 				continue
 			}
 			httpName, _ := importName(f, "net/http")

@@ -214,14 +214,19 @@ type userModel struct {
 	UUIDImp string // import path of the uuid package
 }
 
-// findUserModel looks for `type <name> struct` in the target's Go files
-// (not tests). It returns nil when there is none; with several, the
-// shallowest path wins and the others are returned for a note.
-func findUserModel(fsys fs.FS, name string) (*userModel, []string, error) {
-	var found []*userModel
-	err := walkDirs(fsys, func(dir string, entries []fs.DirEntry) error {
-		var files []*ast.File
-		var paths []string
+// goFile is a parsed non-test Go file of the module.
+type goFile struct {
+	path string
+	src  []byte
+	ast  *ast.File
+}
+
+// walkGoFiles calls fn with the non-test Go files of each directory of
+// the module (walkDirs' choice of folders) that parse: a file that does
+// not is not mcpgen's to judge.
+func walkGoFiles(fsys fs.FS, fn func(dir string, files []goFile) error) error {
+	return walkDirs(fsys, func(dir string, entries []fs.DirEntry) error {
+		var files []goFile
 		fset := token.NewFileSet()
 		for _, e := range entries {
 			n := e.Name()
@@ -233,16 +238,27 @@ func findUserModel(fsys fs.FS, name string) (*userModel, []string, error) {
 			if err != nil {
 				continue
 			}
-			f, err := parser.ParseFile(fset, p, src, parser.SkipObjectResolution)
-			if err != nil {
-				continue // a file that does not parse is not ours to judge
+			if f, err := parser.ParseFile(fset, p, src, parser.SkipObjectResolution); err == nil {
+				files = append(files, goFile{p, src, f})
 			}
-			files = append(files, f)
-			paths = append(paths, p)
 		}
-		for i, f := range files {
-			if m := modelIn(f, files, name); m != nil {
-				m.File = paths[i]
+		return fn(dir, files)
+	})
+}
+
+// findUserModel looks for `type <name> struct` in the target's Go files
+// (not tests). It returns nil when there is none; with several, the
+// shallowest path wins and the others are returned for a note.
+func findUserModel(fsys fs.FS, name string) (*userModel, []string, error) {
+	var found []*userModel
+	err := walkGoFiles(fsys, func(dir string, gfs []goFile) error {
+		files := make([]*ast.File, len(gfs))
+		for i, g := range gfs {
+			files[i] = g.ast
+		}
+		for _, g := range gfs {
+			if m := modelIn(g.ast, files, name); m != nil {
+				m.File = g.path
 				found = append(found, m)
 			}
 		}
@@ -402,21 +418,12 @@ type modelCandidate struct {
 // convention, the app's migrations create.
 func userModelCandidates(fsys fs.FS, schema appSchema) ([]modelCandidate, error) {
 	var found []modelCandidate
-	err := walkDirs(fsys, func(dir string, entries []fs.DirEntry) error {
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+	err := walkGoFiles(fsys, func(dir string, files []goFile) error {
+		for _, g := range files {
+			if isGenerated(g.src) {
 				continue
 			}
-			p := path.Join(dir, n)
-			src, err := fs.ReadFile(fsys, p)
-			if err != nil || isGenerated(src) {
-				continue
-			}
-			f, err := parser.ParseFile(token.NewFileSet(), p, src, parser.SkipObjectResolution)
-			if err != nil {
-				continue
-			}
+			f, p := g.ast, g.path
 			for _, decl := range f.Decls {
 				gd, ok := decl.(*ast.GenDecl)
 				if !ok || gd.Tok != token.TYPE {
