@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -183,9 +185,14 @@ func printDevServer(w io.Writer, s *devserver.Server) {
 		cfg.AccessTokenTTL, cfg.RefreshTokenTTL, delay, approval, strings.Join(cfg.Scopes, " "))
 
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "# Environment for a generated app:")
-	fmt.Fprintf(w, "DEFAULT_MCP_SERVER_URL=%s\n", u.MCP)
-	fmt.Fprintf(w, "MCP_OAUTH_SCOPES=%q\n", strings.Join(cfg.ChallengeScopes(), " "))
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	fmt.Fprintln(w, "# Environment for a generated app, to paste into its shell (a fresh")
+	fmt.Fprintln(w, "# development key; set the base URL to where the app listens):")
+	fmt.Fprintf(w, "export DEFAULT_MCP_SERVER_URL=%s\n", u.MCP)
+	fmt.Fprintf(w, "export MCP_OAUTH_SCOPES=%q\n", strings.Join(cfg.ChallengeScopes(), " "))
+	fmt.Fprintf(w, "export MCP_OAUTH_ENCRYPTION_KEYS=%s\n", base64.StdEncoding.EncodeToString(key))
+	fmt.Fprintln(w, "export MCP_OAUTH_BASE_URL=http://127.0.0.1:8080")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Serving until interrupted (Ctrl-C, SIGINT or SIGTERM).")
 }

@@ -22,7 +22,7 @@ func TestDevServerCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"DEFAULT_MCP_SERVER_URL=" + mcpURL, "settings: access tokens 5s, refresh tokens 24h0m0s, refreshes held 1.5s,", "issuer: http://127.0.0.1:"} {
+	for _, want := range []string{"export DEFAULT_MCP_SERVER_URL=" + mcpURL, "export MCP_OAUTH_ENCRYPTION_KEYS=", "export MCP_OAUTH_BASE_URL=", "settings: access tokens 5s, refresh tokens 24h0m0s, refreshes held 1.5s,", "issuer: http://127.0.0.1:"} {
 		if !strings.Contains(p.Output(), want) {
 			t.Errorf("output lacks %q:\n%s", want, p.Output())
 		}
