@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpgen/mcpgen/generator"
 	"github.com/mcpgen/mcpgen/generator/e2e"
 )
 
@@ -19,14 +20,21 @@ func TestInstallIntoOtherApps(t *testing.T) {
 		t.Skip("-short: not building the apps")
 	}
 	for _, tc := range []struct {
-		app   string
-		notes []string // what install must say it detected
-		own   string   // the app's own test of the install
+		app     string
+		dialect generator.Dialect
+		notes   []string // what install must say it detected
+		own     string   // the app's own test of the install
 	}{
-		{"chiapp", []string{
+		{"chiapp", generator.SQLite, []string{
 			"no type User: using Account (internal/models/account.go)",
 			"routes: the signed-in user comes from app.CurrentAccountID (internal/app/server.go): the only func(*http.Request) (int64, bool)",
 			"inject  internal/app/server.go  (r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentAccountID)))",
+		}, "TestConnectionsThroughTheAppsRouter"},
+		{"gorillaapp", generator.Postgres, []string{
+			"database postgres, from SERIAL in migrations/00001_create_members.sql (no database driver in go.mod yet)",
+			"no type User: using Member (internal/team/member.go)",
+			"routes: the signed-in user comes from session.MemberID (internal/session/session.go)",
+			"inject  internal/web/router.go  (r.PathPrefix(mcpoauth.RoutePrefix).Handler(mcpoauth.Routes(app.DB, mcpoauth.FromContext(session.MemberID))))",
 		}, "TestConnectionsThroughTheAppsRouter"},
 	} {
 		t.Run(tc.app, func(t *testing.T) {
@@ -44,7 +52,15 @@ func TestInstallIntoOtherApps(t *testing.T) {
 			goCmd(t, dir, nil, "mod", "tidy")
 			goCmd(t, dir, nil, "build", "./...")
 			goCmd(t, dir, nil, "vet", "./...")
-			res := goCmd(t, dir, nil, "test", "-count=1", "-v", "./...")
+			var env []string
+			dsn := testDatabase(t, tc.dialect)
+			if dsn != "" {
+				env = append(env, "MCP_OAUTH_TEST_DATABASE_URL="+dsn)
+			}
+			res := goCmd(t, dir, env, "test", "-count=1", "-v", "./...")
+			if tc.dialect != generator.SQLite && dsn == "" {
+				return // built and vetted; the tests skipped without a database
+			}
 			if !strings.Contains(res, "--- PASS: "+tc.own) || strings.Contains(res, "--- SKIP") {
 				t.Fatalf("the app's tests did not all run and pass:\n%s", res)
 			}
