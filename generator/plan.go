@@ -63,6 +63,11 @@ type Plan struct {
 	// RemoveDirs are folders to remove, deepest first, when they are empty
 	// after the changes.
 	RemoveDirs []string
+
+	// Blocked is a problem that forbids applying the plan but not showing
+	// it: the routes cannot be injected. --pretend and --diff still show
+	// everything else, then report it.
+	Blocked error
 }
 
 // Conflicts returns the changes in conflict.
@@ -188,7 +193,11 @@ func PlanInstall(fsys fs.FS, opts Options, mode Mode) (*Plan, error) {
 
 	// Snippets injected into the user's own files (routes).
 	ichanges, injected, inotes, err := injections(fsys, n)
-	if err != nil {
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		p.Blocked = err
+	case err != nil:
 		return nil, err
 	}
 	p.Changes = append(p.Changes, ichanges...)

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -431,4 +432,31 @@ func remove(t *testing.T, dir, p string) {
 	if err := os.Remove(filepath.Join(dir, p)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPreviewDespiteTheRoutes previews an install whose routes cannot be
+// injected (no marker): --pretend and --diff show everything else, then
+// name the problem and exit 2; a real run writes nothing.
+func TestPreviewDespiteTheRoutes(t *testing.T) {
+	dir := copyApp(t, "chiapp")
+	routes := filepath.Join(dir, "internal", "app", "server.go")
+	src, err := os.ReadFile(routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(routes, bytes.Replace(src, []byte("\t// mcpgen:routes\n"), nil, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	for _, flag := range []string{"--pretend", "--diff"} {
+		code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir, flag)
+		if code != 2 || !strings.Contains(out, "internal/mcpoauth/store.go") || !strings.Contains(errOut, "no // mcpgen:routes marker") {
+			t.Errorf("%s: exit %d, stdout:\n%s\nstderr:\n%s", flag, code, out, errOut)
+		}
+	}
+	code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir)
+	if code != 2 || strings.Contains(out, "create") || !strings.Contains(errOut, "no // mcpgen:routes marker") {
+		t.Errorf("install: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	sameTree(t, before, tree(t, dir))
 }

@@ -184,8 +184,14 @@ func (f *runFlags) execute(cmd *cobra.Command, args []string,
 	if err != nil {
 		return nil, err
 	}
+	if p.Blocked != nil && !f.pretend && !f.diff {
+		return nil, p.Blocked
+	}
 	if err := f.report(cmd, p); err != nil {
 		return nil, err
+	}
+	if p.Blocked != nil {
+		return nil, p.Blocked // shown, not applied
 	}
 	if f.pretend || f.diff {
 		return nil, nil
