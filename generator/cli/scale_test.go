@@ -27,7 +27,7 @@ import (
 
 const (
 	scaleTTL    = 3 * time.Second // the access tokens' lifetime in the refresh proofs
-	scaleWindow = time.Second     // MCP_OAUTH_REFRESH_WINDOW, as e2e.Scaffold.Env sets it
+	scaleWindow = scaleTTL / 4    // the default refresh window for such short tokens: a quarter of their lifetime
 	scaleUser   = "shop-user-1"   // user 1 of the app, as it consents at the dev server
 )
 

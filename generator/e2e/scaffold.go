@@ -184,8 +184,8 @@ func (s *Scaffold) Env(mcpURL string, extra ...string) []string {
 		"DATABASE_URL=" + s.DSN,
 		"MCP_OAUTH_ENCRYPTION_KEYS=" + s.Keys,
 		"MCP_OAUTH_SCOPES=mcp:read mcp:write",
-		// The dev server's tokens may live seconds: renew one second ahead.
-		"MCP_OAUTH_REFRESH_WINDOW=1s",
+		// No MCP_OAUTH_REFRESH_WINDOW: the dev server's tokens live seconds,
+		// and the default window shrinks to a quarter of their lifetime.
 	}
 	if mcpURL != "" {
 		env = append(env, "DEFAULT_MCP_SERVER_URL="+mcpURL)
