@@ -277,16 +277,15 @@ func parseRoutesSites(p string, src []byte) ([]*routesSite, error) {
 
 // routesCall is the call registering the routes at a site.
 type routesCall struct {
-	site           *routesSite
-	module         string // of the app
-	importPath     string // of the generated package
-	pkg            string // name the file refers to the generated package by
-	addImport      bool   // the file does not import it yet
-	router         routerVar
-	userImport     string    // package of the current-user function, to import
-	userImportName string    // its name in the file; "" when imported already
-	args           [2]string // the database and the current-user function
-	note           string    // what the user should know about the choice of arguments
+	site       *routesSite
+	module     string // of the app
+	importPath string // of the generated package
+	pkg        string // name the file refers to the generated package by
+	addImport  bool   // the file does not import it yet
+	router     routerVar
+	imports    [][2]string // more packages to import, path and name: the current user's, pgx's stdlib
+	args       [2]string   // the database and the current-user function
+	note       string      // what the user should know about the choice of arguments
 }
 
 func (c routesCall) expr() string {
@@ -308,6 +307,9 @@ func (c routesCall) existing() (int, bool) {
 	}
 	return c.site.fset.Position(calls[0].Pos()).Line, true
 }
+
+// poolMark prefixes a *pgxpool.Pool among the database candidates.
+const poolMark = "pool:"
 
 // registerCalls finds the calls registering the routes in f:
 // pkg.Register(...) and pkg.Routes(...).
@@ -363,7 +365,18 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 		return call, err
 	}
 	if len(dbs) == 0 {
-		dbs = dbFieldsInScope(site, funcs, dbFields(pkgFiles))
+		dbs = dbFieldsInScope(site, funcs, dbFields(pkgFiles, "database/sql", "DB"))
+	}
+	if len(dbs) == 0 && n.Dialect == Postgres {
+		// A pgx pool serves the store through database/sql's adapter.
+		poolName, _ := importName(site.file, importPgxPool)
+		pools := namesInScope(funcs, site.pos, func(t ast.Expr) bool { return isPtrTo(t, poolName, "Pool") },
+			func(ast.Expr) bool { return false },
+			func(v ast.Expr) bool { return isCallOf(v, poolName, "New") || isCallOf(v, poolName, "NewWithConfig") })
+		pools = append(pools, dbFieldsInScope(site, funcs, dbFields(pkgFiles, importPgxPool, "Pool"))...)
+		for _, p := range pools {
+			dbs = append(dbs, poolMark+p)
+		}
 	}
 	paste := fmt.Sprintf(call.router.kind.mount, call.router.name, n.PackageName, "db", "currentUser", call.router.pkg)
 	switch len(dbs) {
@@ -419,21 +432,30 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	case u.dir == n.PackageDir: // UserFromContext, as --current-user asked
 		user = pkg + "." + u.name
 	case u.dir != path.Dir(site.path):
-		call.userImport = n.Module
+		imp := n.Module
 		if u.dir != "." {
-			call.userImport += "/" + u.dir
+			imp += "/" + u.dir
 		}
-		name, ok := importName(site.file, call.userImport)
+		name, ok := importName(site.file, imp)
 		if !ok {
 			name = free(u.pkg)
-			call.userImportName = name
+			call.imports = append(call.imports, [2]string{imp, name})
 		}
 		user = name + "." + u.name
+	}
+	db := dbs[0]
+	if pool, ok := strings.CutPrefix(db, poolMark); ok {
+		name, imported := importName(site.file, importStdlib)
+		if !imported {
+			name = free("stdlib")
+			call.imports = append(call.imports, [2]string{importStdlib, name})
+		}
+		db = name + ".OpenDBFromPool(" + pool + ")"
 	}
 	if u.ctx {
 		user = pkg + ".FromContext(" + user + ")"
 	}
-	call.args = [2]string{dbs[0], user}
+	call.args = [2]string{db, user}
 	return call, nil
 }
 
@@ -694,10 +716,11 @@ func injectRoutes(site *routesSite, call routesCall) ([]byte, []Injection, error
 		text string
 	}
 	var ins []insertion
-	for _, im := range [][2]string{{call.importPath, call.pkg}, {call.userImport, call.userImportName}} {
-		if im[0] == "" || im[1] == "" || (im[0] == call.importPath && !call.addImport) {
-			continue
-		}
+	var imports [][2]string
+	if call.addImport {
+		imports = append(imports, [2]string{call.importPath, call.pkg})
+	}
+	for _, im := range append(imports, call.imports...) {
 		spec := strconv.Quote(im[0])
 		if im[1] != defaultImportName(im[0]) {
 			spec = im[1] + " " + spec

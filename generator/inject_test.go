@@ -503,3 +503,26 @@ func TestInjectRoutesWithoutRouterShowsWhatToPaste(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectRoutesWithAPgxPool hands the store a *sql.DB over the app's
+// pgx pool when that is all the routes have, on PostgreSQL.
+func TestInjectRoutesWithAPgxPool(t *testing.T) {
+	src := "package web\n\nimport (\n\t\"net/http\"\n\n\t\"github.com/jackc/pgx/v5/pgxpool\"\n)\n\n" +
+		"func Routes(pool *pgxpool.Pool) *http.ServeMux {\n\tmux := http.NewServeMux()\n\t// mcpgen:routes\n\treturn mux\n}\n"
+	n := injectNames(IDInt64)
+	n.Dialect = Postgres
+	fsys := appFS(map[string]string{"internal/web/routes.go": src})
+	c, recs, _ := injectOne(t, fsys, n)
+	if !strings.Contains(string(c.New), "\tmcpoauth.Register(mux, stdlib.OpenDBFromPool(pool), CurrentUserID)\n") ||
+		!strings.Contains(string(c.New), "\t\"github.com/jackc/pgx/v5/stdlib\"\n") {
+		t.Errorf("injected:\n%s", c.New)
+	}
+	fsys["internal/web/routes.go"].Data = c.New
+	if rev, err := uninjections(fsys, recs); err != nil || len(rev) != 1 || string(rev[0].New) != src {
+		t.Fatalf("uninstall: %+v, %v; want the file as it was", rev, err)
+	}
+	n.Dialect = SQLite // a pool cannot serve a SQLite store
+	if _, _, _, err := injections(appFS(map[string]string{"internal/web/routes.go": src}), n); err == nil || !strings.Contains(err.Error(), "no *sql.DB in scope") {
+		t.Errorf("sqlite with a pgx pool only: %v", err)
+	}
+}

@@ -107,12 +107,13 @@ func routerVarName(kind string) string {
 func importBase(importPath string) string { return defaultImportName(importPath) }
 
 // dbFields lists, for the structs the package declares, their fields of
-// type *sql.DB, as "Type" -> field names: the database handle is often a
-// field of the app's server or state (s.db, app.DB).
-func dbFields(pkgFiles []*ast.File) map[string][]string {
+// type *<importPath>.<name> (*sql.DB, *pgxpool.Pool), as "Type" -> field
+// names: the database handle is often a field of the app's server or
+// state (s.db, app.DB).
+func dbFields(pkgFiles []*ast.File, importPath, name string) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range pkgFiles {
-		sqlName, ok := importName(f, "database/sql")
+		pkg, ok := importName(f, importPath)
 		if !ok {
 			continue
 		}
@@ -131,7 +132,7 @@ func dbFields(pkgFiles []*ast.File) map[string][]string {
 					continue
 				}
 				for _, field := range st.Fields.List {
-					if isPtrTo(field.Type, sqlName, "DB") {
+					if isPtrTo(field.Type, pkg, name) {
 						for _, id := range field.Names {
 							out[ts.Name.Name] = append(out[ts.Name.Name], id.Name)
 						}
