@@ -102,10 +102,8 @@ func riverFile(data jobsData) (*jen.File, error) {
 	f.Line()
 
 	// Args.
-	f.Add(jobsComment("Kind implements river.JobArgs."))
 	f.Func().Params(jen.Id("ResearchArgs")).Id("Kind").Params().String().Block(jen.Return(jen.Id("ResearchKind")))
 	f.Line()
-	f.Add(jobsComment("InsertOpts implements river.JobArgsWithInsertOpts."))
 	f.Func().Params(jen.Id("ResearchArgs")).Id("InsertOpts").Params().Qual(importRiver, "InsertOpts").Block(
 		jen.Return(insertOpts(jen.Dict{jen.Id("MaxAttempts"): jen.Id("ResearchMaxAttempts")})))
 	f.Line()
@@ -114,7 +112,6 @@ func riverFile(data jobsData) (*jen.File, error) {
 		"CleanupExpiredOauthStatesJob); insert one to run it now."))
 	f.Type().Id("CleanupExpiredOAuthStatesArgs").Struct()
 	f.Line()
-	f.Add(jobsComment("Kind implements river.JobArgs."))
 	f.Func().Params(jen.Id("CleanupExpiredOAuthStatesArgs")).Id("Kind").Params().String().Block(
 		jen.Return(jen.Id("CleanupExpiredOAuthStatesKind")))
 	f.Line()
@@ -123,7 +120,6 @@ func riverFile(data jobsData) (*jen.File, error) {
 		"expire (RefreshExpiring); insert one to run it now."))
 	f.Type().Id("RefreshExpiringCredentialsArgs").Struct()
 	f.Line()
-	f.Add(jobsComment("Kind implements river.JobArgs."))
 	f.Func().Params(jen.Id("RefreshExpiringCredentialsArgs")).Id("Kind").Params().String().Block(
 		jen.Return(jen.Id("RefreshExpiringCredentialsKind")))
 	f.Line()
@@ -149,7 +145,6 @@ func riverFile(data jobsData) (*jen.File, error) {
 		jen.Id("Deps").Id("Deps"),
 	)
 	f.Line()
-	f.Add(jobsComment("Work implements river.Worker."))
 	f.Func().Params(jen.Id("w").Op("*").Id("ResearchWorker")).Id("Work").Params(ctx.Clone(), job("ResearchArgs")).Error().Block(
 		jen.List(jen.Id("res"), jen.Err()).Op(":=").Id("RunResearch").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps"), jen.Id("job").Dot("Args")),
 		jen.If(jen.Id("res").Op("!=").Nil()).Block(recordOutput("research", jen.Id("res"))),
@@ -166,7 +161,6 @@ func riverFile(data jobsData) (*jen.File, error) {
 		jen.Id("Deps").Id("Deps"),
 	)
 	f.Line()
-	f.Add(jobsComment("Work implements river.Worker."))
 	f.Func().Params(jen.Id("w").Op("*").Id("CleanupExpiredOAuthStatesWorker")).Id("Work").Params(ctx.Clone(), jen.Id("_").Op("*").Qual(importRiver, "Job").Types(jen.Id("CleanupExpiredOAuthStatesArgs"))).Error().Block(
 		jen.List(jen.Id("states"), jen.Err()).Op(":=").Id("CleanupExpiredStates").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps").Dot("Store")),
 		jen.List(jen.Id("limits"), jen.Id("lerr")).Op(":=").Id("CleanupExpiredRateLimits").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps").Dot("Store")),
@@ -188,7 +182,6 @@ func riverFile(data jobsData) (*jen.File, error) {
 		jen.Op("*").Qual(importRiver, "Job").Types(jen.Id("RefreshExpiringCredentialsArgs"))).Qual("time", "Duration").Block(
 		jen.Return(jen.Id("RefreshInterval")))
 	f.Line()
-	f.Add(jobsComment("Work implements river.Worker."))
 	f.Func().Params(jen.Id("w").Op("*").Id("RefreshExpiringCredentialsWorker")).Id("Work").Params(ctx.Clone(), jen.Id("_").Op("*").Qual(importRiver, "Job").Types(jen.Id("RefreshExpiringCredentialsArgs"))).Error().Block(
 		jen.List(jen.Id("report"), jen.Err()).Op(":=").Id("RefreshExpiring").Call(jen.Id("ctx"), jen.Id("w").Dot("Deps")),
 		recordOutput("refresh expiring", jen.Id("report")),

@@ -108,7 +108,7 @@ func queriesFile(n Names, d sqlDialect) (*jen.File, error) {
 		if rest, ok := strings.CutPrefix(s.sql, "SELECT "+credentialColumns); ok {
 			value = jen.Lit("SELECT ").Op("+").Id(credentialColumns).Op("+").Add(sqlString(d.bind(rest)))
 		}
-		defs = append(defs, jen.Line(), jen.Comment(s.name+" "+s.doc), jen.Id(s.name).Op("=").Add(value))
+		defs = append(defs, jen.Comment(s.name+" "+s.doc), jen.Id(s.name).Op("=").Add(value))
 	}
 	f.Add(docComment("The statements of Storage, written for " + dialectTitle(d.Dialect) + "."))
 	f.Const().Defs(defs...)

@@ -30,16 +30,14 @@ func testHelpersFile(n Names, d sqlDialect) (*jen.File, error) {
 		docComment("Dialect is the app's database."),
 		jen.Id("Dialect").Op("=").Qual(importSQLTest, map[Dialect]string{SQLite: "SQLite", Postgres: "Postgres", MySQL: "MySQL"}[d.Dialect]),
 		jen.Line(),
-		docComment("MigrationsDir is the app's migrations folder, from the module root. The",
-			"tests apply all of it, the app's own tables included; Go migrations in it",
-			"would need registering with goose."),
+		docComment("MigrationsDir is the app's migrations folder, from the module root: the",
+			"tests apply all of it (SQL migrations; Go ones would need registering)."),
 		jen.Id("MigrationsDir").Op("=").Lit(n.MigrationsDir),
 	)
 	f.Line()
 
-	f.Add(docComment("Open returns a database of the test's own with the app's migrations",
-		"applied: a SQLite file, or a schema (PostgreSQL) or database (MySQL) on",
-		"the server MCP_OAUTH_TEST_DATABASE_URL names, without which the test skips."))
+	f.Add(docComment("Open returns a migrated database of the test's own: a SQLite file, or a",
+		"schema or database on the server MCP_OAUTH_TEST_DATABASE_URL names (else: skip)."))
 	f.Func().Id("Open").Params(t.Clone()).Op("*").Qual(importSQLTest, "DB").Block(
 		jen.Id("t").Dot("Helper").Call(),
 		jen.Return(jen.Qual(importSQLTest, "Open").Call(jen.Id("t"), jen.Id("Dialect"), jen.Id("MigrationsDir"))),

@@ -17,9 +17,8 @@ func userHelpersFile(n Names, _ sqlDialect) (*jen.File, error) {
 	uid := jen.Qual(pkg, "UserID").Call(jen.Id("u").Dot(n.UserIDField))
 
 	f.Add(docComment(
-		"MCPConnected reports whether u has connected their account on the MCP server",
-		"at serverURL. A connection whose token the server refused to refresh still",
-		"counts; see "+n.PackageName+".Credential.ReauthRequiredAt."))
+		"MCPConnected reports whether u has connected to the MCP server at serverURL,",
+		"including a connection that must reconnect (Credential.ReauthRequiredAt)."))
 	f.Func().Params(recv.Clone()).Id("MCPConnected").Params(ctx.Clone(), store.Clone(), jen.Id("serverURL").String()).Params(jen.Bool(), jen.Error()).Block(
 		jen.Return(jen.Id("store").Dot("HasCredential").Call(jen.Id("ctx"), uid.Clone(), jen.Id("serverURL"))),
 	)
