@@ -30,6 +30,11 @@ func TestInstallIntoOtherApps(t *testing.T) {
 			"routes: the signed-in user comes from app.CurrentAccountID (internal/app/server.go): the only func(*http.Request) (int64, bool)",
 			"inject  internal/app/server.go  (r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentAccountID)))",
 		}, "TestConnectionsThroughTheAppsRouter"},
+		{"echoapp", generator.SQLite, []string{
+			"user model User in internal/users/user.go (ID string)",
+			"routes: the signed-in user comes from server.CurrentUser (internal/server/server.go)",
+			`inject  internal/server/server.go  (e.Any(mcpoauth.RoutePrefix+"*", echo.WrapHandler(mcpoauth.Routes(db, CurrentUser))))`,
+		}, "TestConnectionsThroughTheAppsRouter"},
 		{"gorillaapp", generator.Postgres, []string{
 			"database postgres, from SERIAL in migrations/00001_create_members.sql (no database driver in go.mod yet)",
 			"no type User: using Member (internal/team/member.go)",
