@@ -284,16 +284,23 @@ type routesCall struct {
 	addImport  bool   // the file does not import it yet
 	router     routerVar
 	imports    [][2]string // more packages to import, path and name: the current user's, pgx's stdlib
+	local      string      // a free name for a variable the statements need (gin's handler)
 	args       [2]string   // the database and the current-user function
 	note       string      // what the user should know about the choice of arguments
 }
 
-func (c routesCall) expr() string {
-	return fmt.Sprintf(c.router.kind.mount, c.router.name, c.pkg, c.args[0], c.args[1], c.router.pkg)
+// statements are the lines mounting the routes, unindented.
+func (c routesCall) statements() []string {
+	return strings.Split(fmt.Sprintf(c.router.kind.mount, c.router.name, c.pkg, c.args[0], c.args[1], c.router.pkg, c.local), "\n")
 }
 
-// snippet is the line added after the marker.
-func (c routesCall) snippet() string { return c.site.indent + c.expr() + "\n" }
+// expr is the statements on one line, for messages.
+func (c routesCall) expr() string { return strings.Join(c.statements(), "; ") }
+
+// snippet is the lines added after the marker.
+func (c routesCall) snippet() string {
+	return c.site.indent + strings.Join(c.statements(), "\n"+c.site.indent) + "\n"
+}
 
 // existing reports whether the file calls <pkg>.Register already, and
 // the line of the first such call.
@@ -343,7 +350,7 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	switch len(routers) {
 	case 0:
 		return call, inputErrorf(fix(routerIdioms(n.PackageName)),
-			"%s: no router variable in scope at the %s marker (mcpgen knows *http.ServeMux, chi, gorilla/mux and echo, as parameters, receivers and local variables)",
+			"%s: no router variable in scope at the %s marker (mcpgen knows *http.ServeMux, chi, gorilla/mux, echo and gin, as parameters, receivers and local variables)",
 			site.where(), routesMarker)
 	case 1:
 		call.router = routers[0]
@@ -378,7 +385,7 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 			dbs = append(dbs, poolMark+p)
 		}
 	}
-	paste := fmt.Sprintf(call.router.kind.mount, call.router.name, n.PackageName, "db", "currentUser", call.router.pkg)
+	paste := strings.ReplaceAll(fmt.Sprintf(call.router.kind.mount, call.router.name, n.PackageName, "db", "currentUser", call.router.pkg, "h"), "\n", "; ")
 	switch len(dbs) {
 	case 0:
 		return call, inputErrorf(fix(paste), "%s: no *sql.DB in scope at the %s marker (mcpgen looks at parameters, receivers, local variables and their struct fields)",
@@ -400,9 +407,11 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	for _, im := range site.file.Imports {
 		taken[specName(im)] = true
 	}
+	// Names used before the marker are taken; what follows it may be what
+	// an earlier install wrote, and must plan the same again.
 	for _, fn := range funcs {
 		ast.Inspect(fn, func(nd ast.Node) bool {
-			if id, ok := nd.(*ast.Ident); ok {
+			if id, ok := nd.(*ast.Ident); ok && id.Pos() < site.pos {
 				taken[id.Name] = true
 			}
 			return true
@@ -421,6 +430,7 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 		call.addImport = true
 	}
 	call.pkg = pkg
+	call.local = free("mcpConnections")
 
 	u, note, err := chooseUserFunc(fsys, n, site)
 	if err != nil {

@@ -467,6 +467,8 @@ func TestInjectRoutesOnOtherRouters(t *testing.T) {
 			`e.Any(mcpoauth.RoutePrefix+"*", echo.WrapHandler(mcpoauth.Routes(s.db, CurrentUserID)))`},
 		{"echo renamed", `web "github.com/labstack/echo/v4"`, "e := web.New()",
 			`e.Any(mcpoauth.RoutePrefix+"*", web.WrapHandler(mcpoauth.Routes(s.db, CurrentUserID)))`},
+		{"gin", `"github.com/gin-gonic/gin"`, "r := gin.Default()",
+			"mcpConnections := gin.WrapH(mcpoauth.Routes(s.db, CurrentUserID))\n\tr.Any(mcpoauth.RoutePrefix, mcpConnections)\n\tr.Any(mcpoauth.RoutePrefix+\"/*path\", mcpConnections)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "package web\n\nimport (\n\t\"database/sql\"\n\n\t" + tc.imports + "\n)\n\n" +

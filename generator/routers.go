@@ -16,9 +16,10 @@ type routerKind struct {
 	types      []string // pointer-to or plain named types of the package
 	pointers   []string
 	ctors      []string // functions of the package returning one
-	// mount is the statement, with %[1]s the router, %[2]s the generated
+	// mount is the statements, with %[1]s the router, %[2]s the generated
 	// package, %[3]s the database, %[4]s the current-user function and
-	// %[5]s the router package's name in the file.
+	// %[5]s the router package's name in the file, %[6]s a free variable name;
+	// lines are separate statements.
 	mount string
 }
 
@@ -31,6 +32,8 @@ var routerKinds = []routerKind{
 		mount: "%[1]s.PathPrefix(%[2]s.RoutePrefix).Handler(%[2]s.Routes(%[3]s, %[4]s))"},
 	{name: "*echo.Echo", importPath: "github.com/labstack/echo/v4", pointers: []string{"Echo"}, ctors: []string{"New"},
 		mount: `%[1]s.Any(%[2]s.RoutePrefix+"*", %[5]s.WrapHandler(%[2]s.Routes(%[3]s, %[4]s)))`},
+	{name: "*gin.Engine", importPath: "github.com/gin-gonic/gin", types: []string{"IRouter"}, pointers: []string{"Engine", "RouterGroup"}, ctors: []string{"New", "Default"},
+		mount: "%[6]s := %[5]s.WrapH(%[2]s.Routes(%[3]s, %[4]s))\n%[1]s.Any(%[2]s.RoutePrefix, %[6]s)\n%[1]s.Any(%[2]s.RoutePrefix+\"/*path\", %[6]s)"},
 }
 
 // routerVar is a router variable in scope at the marker.
@@ -88,7 +91,8 @@ func routerIdioms(pkg string) string {
 	var lines []string
 	for _, k := range routerKinds {
 		name := strings.Fields(k.name)[0]
-		lines = append(lines, fmt.Sprintf("%s: %s", k.name, fmt.Sprintf(k.mount, routerVarName(name), pkg, "db", "currentUser", importBase(k.importPath))))
+		mount := fmt.Sprintf(k.mount, routerVarName(name), pkg, "db", "currentUser", importBase(k.importPath), "h")
+		lines = append(lines, fmt.Sprintf("%s: %s", k.name, strings.ReplaceAll(mount, "\n", "; ")))
 	}
 	return strings.Join(lines, "; ")
 }

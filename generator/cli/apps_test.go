@@ -35,6 +35,10 @@ func TestInstallIntoOtherApps(t *testing.T) {
 			"routes: the signed-in user comes from server.CurrentUser (internal/server/server.go)",
 			`inject  internal/server/server.go  (e.Any(mcpoauth.RoutePrefix+"*", echo.WrapHandler(mcpoauth.Routes(db, CurrentUser))))`,
 		}, "TestConnectionsThroughTheAppsRouter"},
+		{"ginapp", generator.SQLite, []string{
+			"routes: the signed-in user comes from api.CurrentUserID (internal/api/api.go)",
+			`inject  internal/api/api.go  (mcpConnections := gin.WrapH(mcpoauth.Routes(db, CurrentUserID)); r.Any(mcpoauth.RoutePrefix, mcpConnections); r.Any(mcpoauth.RoutePrefix+"/*path", mcpConnections))`,
+		}, "TestConnectionsThroughTheAppsRouter"},
 		{"gorillaapp", generator.Postgres, []string{
 			"database postgres, from SERIAL in migrations/00001_create_members.sql (no database driver in go.mod yet)",
 			"no type User: using Member (internal/team/member.go)",
