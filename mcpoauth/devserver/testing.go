@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,4 +69,48 @@ func Approve(ctx context.Context, authURL, user string) (url.Values, error) {
 		return nil, errors.New("devserver: approve: the redirect carries no query")
 	}
 	return to.Query(), nil
+}
+
+// Connect does in a test what a signed-in user's browser does to connect
+// the MCP server with key server through an app's connection pages at
+// pagesURL (the app's address and route prefix): it posts connect, consents
+// as user at this package's server (started with AutoApprove, as StartTest
+// does), and follows the redirect to the app's callback. signIn makes a
+// request the app's signed-in user's (a session cookie, a header). It
+// returns an error unless each step answers as the pages do: a redirect to
+// the authorization server, then one back to the list.
+func Connect(ctx context.Context, pagesURL, server, user string, signIn func(*http.Request)) error {
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(method, target string, form url.Values) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, target, strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		signIn(req)
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+			return nil, fmt.Errorf("devserver: %s %s: %s, want a redirect", method, target, resp.Status)
+		}
+		return resp, nil
+	}
+	resp, err := send(http.MethodPost, pagesURL+"/connect", url.Values{"server": {server}})
+	if err != nil {
+		return err
+	}
+	callback, err := Approve(ctx, resp.Header.Get("Location"), user)
+	if err != nil {
+		return err
+	}
+	if e := callback.Get("error"); e != "" {
+		return fmt.Errorf("devserver: the authorization server answered %s: %s", e, callback.Get("error_description"))
+	}
+	_, err = send(http.MethodGet, pagesURL+"/callback?"+callback.Encode(), nil)
+	return err
 }

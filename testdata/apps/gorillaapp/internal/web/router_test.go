@@ -1,7 +1,7 @@
 package web
 
 // This test runs once mcpgen is installed: a signed-in member connects
-// through the app's gorilla router and session middleware (connect, consent at the dev server,
+// through the app's gorilla router and session middleware (devserver.Connect: connect, consent,
 // callback) and is listed as connected; an anonymous request is refused.
 
 import (
@@ -10,9 +10,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/mcpgen/mcpgen/mcpoauth/devserver"
@@ -33,51 +31,26 @@ func TestConnectionsThroughTheAppsRouter(t *testing.T) {
 	t.Setenv("MCP_OAUTH_BASE_URL", srv.URL)
 	app = NewRouter(&App{DB: db.DB})
 
-	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	do := func(method, path string, form url.Values, signedIn bool) *http.Response {
-		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+path, nil)
-		if form != nil {
-			req, err = http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Accept", "application/json")
-		if signedIn {
-			req.Header.Set("X-Member-ID", strconv.FormatInt(member, 10))
-		}
-		resp, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = resp.Body.Close() })
-		return resp
-	}
-
-	if resp := do(http.MethodGet, mcpoauth.RoutePrefix, nil, false); resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("signed out: %s, want 401", resp.Status)
-	}
-	resp := do(http.MethodPost, mcpoauth.RoutePrefix+"/connect", url.Values{"server": {"default"}}, true)
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("connect: %s, want 303 to the authorization server", resp.Status)
-	}
-	callback, err := devserver.Approve(context.Background(), resp.Header.Get("Location"), "alice")
-	if err != nil {
+	signIn := func(r *http.Request) { r.Header.Set("X-Member-ID", strconv.FormatInt(member, 10)) }
+	if err := devserver.Connect(context.Background(), srv.URL+mcpoauth.RoutePrefix, "default", "alice", signIn); err != nil {
 		t.Fatal(err)
 	}
-	if resp := do(http.MethodGet, mcpoauth.RoutePrefix+"/callback?"+callback.Encode(), nil, true); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("callback: %s, want 303 to the list", resp.Status)
+	list := func(signedIn bool) (*http.Response, []struct{ Connected bool }) {
+		req := httptest.NewRequest(http.MethodGet, mcpoauth.RoutePrefix, nil)
+		req.Header.Set("Accept", "application/json")
+		if signedIn {
+			signIn(req)
+		}
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		var body struct{ Connections []struct{ Connected bool } }
+		_ = json.NewDecoder(rec.Body).Decode(&body)
+		return rec.Result(), body.Connections
 	}
-	var list struct {
-		Connections []struct {
-			Server    string `json:"server"`
-			Connected bool   `json:"connected"`
-		} `json:"connections"`
+	if resp, conns := list(true); resp.StatusCode != http.StatusOK || len(conns) != 1 || !conns[0].Connected {
+		t.Fatalf("list after connecting: %s %+v; want the default server connected", resp.Status, conns)
 	}
-	resp = do(http.MethodGet, mcpoauth.RoutePrefix, nil, true)
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Connections) != 1 || !list.Connections[0].Connected {
-		t.Fatalf("list after connecting: %s, %+v (%v); want the default server connected", resp.Status, list, err)
+	if resp, _ := list(false); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("signed out: %s, want 401", resp.Status)
 	}
 }
