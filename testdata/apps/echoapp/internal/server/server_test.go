@@ -1,10 +1,13 @@
 package server
 
-// This test runs once mcpgen is installed: the connections pages answer
-// through echo, for a signed-in user only.
+// This test runs once mcpgen is installed: a signed-in user connects
+// through echo (devserver.Connect: connect, consent,
+// callback) and is listed as connected; an anonymous request is refused.
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,36 +20,36 @@ import (
 
 func TestConnectionsThroughTheAppsRouter(t *testing.T) {
 	auth := devserver.StartTest(t, devserver.Config{})
+	db := mcpoauthtest.Open(t)
+	user := mcpoauthtest.SeedUser(t, db.DB) // users has required, unique columns
+	var app http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { app.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
 	t.Setenv("MCP_OAUTH_ENCRYPTION_KEYS", base64.StdEncoding.EncodeToString(make([]byte, 32)))
 	t.Setenv("DEFAULT_MCP_SERVER_URL", auth.URLs().MCP)
-	t.Setenv("MCP_OAUTH_BASE_URL", "http://127.0.0.1:1")
-	db := mcpoauthtest.Open(t)
-	user := mcpoauthtest.SeedUser(t, db.DB)
-	srv := httptest.NewServer(New(db.DB))
-	t.Cleanup(srv.Close)
-	for _, tc := range []struct {
-		path, user string
-		want       int
-	}{
-		{mcpoauth.RoutePrefix, user, http.StatusOK},
-		{mcpoauth.RoutePrefix + "/default/tools", "", http.StatusUnauthorized},
-		{mcpoauth.RoutePrefix, "", http.StatusUnauthorized},
-	} {
-		req, err := http.NewRequest(http.MethodGet, srv.URL+tc.path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+	t.Setenv("MCP_OAUTH_BASE_URL", srv.URL)
+	app = New(db.DB)
+
+	signIn := func(r *http.Request) { r.Header.Set("X-User", user) }
+	if err := devserver.Connect(context.Background(), srv.URL+mcpoauth.RoutePrefix, "default", "alice", signIn); err != nil {
+		t.Fatal(err)
+	}
+	list := func(signedIn bool) (*http.Response, []struct{ Connected bool }) {
+		req := httptest.NewRequest(http.MethodGet, mcpoauth.RoutePrefix, nil)
 		req.Header.Set("Accept", "application/json")
-		if tc.user != "" {
-			req.Header.Set("X-User", tc.user)
+		if signedIn {
+			signIn(req)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("GET %s as %q: %s, want %d", tc.path, tc.user, resp.Status, tc.want)
-		}
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		var body struct{ Connections []struct{ Connected bool } }
+		_ = json.NewDecoder(rec.Body).Decode(&body)
+		return rec.Result(), body.Connections
+	}
+	if resp, conns := list(true); resp.StatusCode != http.StatusOK || len(conns) != 1 || !conns[0].Connected {
+		t.Fatalf("list after connecting: %s %+v; want the default server connected", resp.Status, conns)
+	}
+	if resp, _ := list(false); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("signed out: %s, want 401", resp.Status)
 	}
 }
