@@ -347,10 +347,13 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 		return "move the marker where exactly one router and one *sql.DB are in scope, or pass --skip-routes and add the line yourself: " + router
 	}
 	routers := routersInScope(site, funcs)
+	if len(routers) == 0 {
+		routers = typedRouters(n, site)
+	}
 	switch len(routers) {
 	case 0:
 		return call, inputErrorf(fix(routerIdioms(n.PackageName)),
-			"%s: no router variable in scope at the %s marker (mcpgen knows *http.ServeMux, chi, gorilla/mux, echo and gin, as parameters, receivers and local variables)",
+			"%s: no router variable in scope at the %s marker (mcpgen knows *http.ServeMux, chi, gorilla/mux, echo and gin, as parameters, receivers and local variables, or by their type)",
 			site.where(), routesMarker)
 	case 1:
 		call.router = routers[0]
@@ -431,6 +434,10 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	}
 	call.pkg = pkg
 	call.local = free("mcpConnections")
+	if call.router.addImport {
+		call.router.pkg = free(call.router.pkg)
+		call.imports = append(call.imports, [2]string{call.router.kind.importPath, call.router.pkg})
+	}
 
 	u, note, err := chooseUserFunc(fsys, n, site)
 	if err != nil {

@@ -57,6 +57,7 @@ type Names struct {
 
 	SkipRoutes  bool   // the app registers the routes itself
 	CurrentUser string // --current-user: the function saying who is signed in; "": detect
+	Dir         string // the target on disk, for type information; "": none
 	SkipViews   bool   // no HTML views: the handler answers JSON
 }
 

@@ -24,6 +24,11 @@ type Options struct {
 	UserIDType     string // int64, string or uuid
 	CurrentUser    string // <package folder or name>.<Func>, or <Func> of the routes' package
 
+	// Dir is the target's folder on disk, when it is on disk: install then
+	// reads Go types (go/packages) where the syntax alone cannot settle the
+	// routes. "" reads the syntax only.
+	Dir string
+
 	// Now stamps new migration versions. The zero value means time.Now.
 	Now time.Time
 }

@@ -19,7 +19,7 @@ func Resolve(fsys fs.FS, opts Options) (Names, []string, error) {
 		return n, nil, err
 	}
 	n.Module = mod.Module
-	n.SkipRoutes, n.SkipViews, n.CurrentUser = opts.SkipRoutes, opts.SkipViews, opts.CurrentUser
+	n.SkipRoutes, n.SkipViews, n.CurrentUser, n.Dir = opts.SkipRoutes, opts.SkipViews, opts.CurrentUser, opts.Dir
 
 	if n.Namespace, err = namespaceParts(opts.Namespace); err != nil {
 		return n, nil, err

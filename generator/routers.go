@@ -38,9 +38,10 @@ var routerKinds = []routerKind{
 
 // routerVar is a router variable in scope at the marker.
 type routerVar struct {
-	name string
-	kind routerKind
-	pkg  string // the router package's name in the file
+	name      string
+	kind      routerKind
+	pkg       string // the router package's name in the file
+	addImport bool   // the file must import it for the mount line
 }
 
 // routersInScope finds the variables of every known router in scope at

@@ -1,7 +1,10 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,4 +78,33 @@ func TestInstallIntoOtherApps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInstallFindsARouterByItsType installs into an app whose router comes
+// from a helper (r := s.router()): the syntax cannot tell its type, the
+// package's type information can.
+func TestInstallFindsARouterByItsType(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: loads the app's packages")
+	}
+	dir := copyApp(t, "chiapp")
+	server := filepath.Join(dir, "internal", "app", "server.go")
+	src, err := os.ReadFile(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = bytes.Replace(src, []byte("\tr := chi.NewRouter()\n"), []byte("\tr := s.router()\n"), 1)
+	src = append(src, []byte("\nfunc (s *Server) router() chi.Router { return chi.NewRouter() }\n")...)
+	if err := os.WriteFile(server, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := install(t, dir)
+	if want := "inject  internal/app/server.go  (r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.db, CurrentAccountID)))"; !strings.Contains(out, want) {
+		t.Errorf("install does not say %q:\n%s", want, out)
+	}
+	if err := e2e.UseRuntimeCheckout(context.Background(), dir, repo(t)); err != nil {
+		t.Fatal(err)
+	}
+	goCmd(t, dir, nil, "mod", "tidy")
+	goCmd(t, dir, nil, "vet", "./...")
 }

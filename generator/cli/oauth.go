@@ -154,6 +154,7 @@ func (f *runFlags) open(args []string) (*os.Root, generator.Options, error) {
 	if err != nil || !info.IsDir() {
 		return nil, opts, &generator.InputError{Problem: fmt.Sprintf("--dir %s is not a folder", f.dir), Fix: "pass the root of your Go module"}
 	}
+	opts.Dir = dir
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, opts, fmt.Errorf("open %s: %w", f.dir, err)
