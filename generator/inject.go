@@ -291,7 +291,7 @@ type routesCall struct {
 
 // statements are the lines mounting the routes, unindented.
 func (c routesCall) statements() []string {
-	return strings.Split(fmt.Sprintf(c.router.kind.mount, c.router.name, c.pkg, c.args[0], c.args[1], c.router.pkg, c.local), "\n")
+	return c.router.kind.statements(c.router.name, c.pkg, c.args[0], c.args[1], c.router.pkg, c.local)
 }
 
 // expr is the statements on one line, for messages.
@@ -388,7 +388,7 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 			dbs = append(dbs, poolMark+p)
 		}
 	}
-	paste := strings.ReplaceAll(fmt.Sprintf(call.router.kind.mount, call.router.name, n.PackageName, "db", "currentUser", call.router.pkg, "h"), "\n", "; ")
+	paste := strings.Join(call.router.kind.statements(call.router.name, n.PackageName, "db", "currentUser", call.router.pkg, "h"), "; ")
 	switch len(dbs) {
 	case 0:
 		return call, inputErrorf(fix(paste), "%s: no *sql.DB in scope at the %s marker (mcpgen looks at parameters, receivers, local variables and their struct fields)",

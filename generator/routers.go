@@ -20,20 +20,21 @@ type routerKind struct {
 	// package, %[3]s the database, %[4]s the current-user function and
 	// %[5]s the router package's name in the file, %[6]s a free variable name;
 	// lines are separate statements.
-	mount string
+	mount   string
+	example string // the router variable's usual name, for messages
 }
 
 var routerKinds = []routerKind{
 	{name: "*http.ServeMux", importPath: "net/http", pointers: []string{"ServeMux"}, ctors: []string{"NewServeMux"},
-		mount: "%[2]s.Register(%[1]s, %[3]s, %[4]s)"},
+		example: "mux", mount: "%[2]s.Register(%[1]s, %[3]s, %[4]s)"},
 	{name: "chi.Router", importPath: "github.com/go-chi/chi/v5", types: []string{"Router"}, pointers: []string{"Mux"}, ctors: []string{"NewRouter", "NewMux"},
-		mount: "%[1]s.Mount(%[2]s.RoutePrefix, %[2]s.Routes(%[3]s, %[4]s))"},
+		example: "r", mount: "%[1]s.Mount(%[2]s.RoutePrefix, %[2]s.Routes(%[3]s, %[4]s))"},
 	{name: "*mux.Router (gorilla/mux)", importPath: "github.com/gorilla/mux", pointers: []string{"Router"}, ctors: []string{"NewRouter"},
-		mount: "%[1]s.PathPrefix(%[2]s.RoutePrefix).Handler(%[2]s.Routes(%[3]s, %[4]s))"},
+		example: "r", mount: "%[1]s.PathPrefix(%[2]s.RoutePrefix).Handler(%[2]s.Routes(%[3]s, %[4]s))"},
 	{name: "*echo.Echo", importPath: "github.com/labstack/echo/v4", pointers: []string{"Echo"}, ctors: []string{"New"},
-		mount: `%[1]s.Any(%[2]s.RoutePrefix+"*", %[5]s.WrapHandler(%[2]s.Routes(%[3]s, %[4]s)))`},
+		example: "e", mount: `%[1]s.Any(%[2]s.RoutePrefix+"*", %[5]s.WrapHandler(%[2]s.Routes(%[3]s, %[4]s)))`},
 	{name: "*gin.Engine", importPath: "github.com/gin-gonic/gin", types: []string{"IRouter"}, pointers: []string{"Engine", "RouterGroup"}, ctors: []string{"New", "Default"},
-		mount: "%[6]s := %[5]s.WrapH(%[2]s.Routes(%[3]s, %[4]s))\n%[1]s.Any(%[2]s.RoutePrefix, %[6]s)\n%[1]s.Any(%[2]s.RoutePrefix+\"/*path\", %[6]s)"},
+		example: "r", mount: "%[6]s := %[5]s.WrapH(%[2]s.Routes(%[3]s, %[4]s))\n%[1]s.Any(%[2]s.RoutePrefix, %[6]s)\n%[1]s.Any(%[2]s.RoutePrefix+\"/*path\", %[6]s)"},
 }
 
 // routerVar is a router variable in scope at the marker.
@@ -91,25 +92,15 @@ func routersInScope(site *routesSite, funcs []ast.Node) []routerVar {
 func routerIdioms(pkg string) string {
 	var lines []string
 	for _, k := range routerKinds {
-		name := strings.Fields(k.name)[0]
-		mount := fmt.Sprintf(k.mount, routerVarName(name), pkg, "db", "currentUser", importBase(k.importPath), "h")
-		lines = append(lines, fmt.Sprintf("%s: %s", k.name, strings.ReplaceAll(mount, "\n", "; ")))
+		lines = append(lines, k.name+": "+strings.Join(k.statements(k.example, pkg, "db", "currentUser", defaultImportName(k.importPath), "h"), "; "))
 	}
 	return strings.Join(lines, "; ")
 }
 
-func routerVarName(kind string) string {
-	switch {
-	case strings.Contains(kind, "ServeMux"):
-		return "mux"
-	case strings.Contains(kind, "echo"):
-		return "e"
-	}
-	return "r"
+// statements are the lines mounting the routes on router (see mount).
+func (k routerKind) statements(router, pkg, db, user, routerPkg, local string) []string {
+	return strings.Split(fmt.Sprintf(k.mount, router, pkg, db, user, routerPkg, local), "\n")
 }
-
-// importBase is the default name of the package at importPath.
-func importBase(importPath string) string { return defaultImportName(importPath) }
 
 // dbFields lists, for the structs the package declares, their fields of
 // type *<importPath>.<name> (*sql.DB, *pgxpool.Pool), as "Type" -> field
