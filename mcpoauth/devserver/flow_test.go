@@ -139,7 +139,8 @@ func TestFullFlow(t *testing.T) {
 		st.InvalidGrants != 2 || st.TokensIssued != 2 || st.RefreshesByUser["alice"] != 1 || st.MissingResource != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	if len(st.Families) != 1 || !st.Families[0].Revoked || st.Families[0].RevokedReason != revokedReuse || st.Families[0].Refreshes != 1 {
+	if len(st.Families) != 1 || !st.Families[0].Revoked || st.Families[0].RevokedReason != revokedReuse ||
+		st.Families[0].Refreshes != 1 || len(st.Families[0].RefreshedAt) != 1 || st.Families[0].RefreshedAt[0].Before(st.Families[0].Created) {
 		t.Errorf("families %+v", st.Families)
 	}
 	if st.ToolCallsByTool["echo"] != 1 || st.ToolCallsByUser["alice"] != 4 || st.Unauthorized < 2 {

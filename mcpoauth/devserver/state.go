@@ -82,7 +82,8 @@ type family struct {
 	resource  string
 	created   time.Time
 	refreshes int
-	revoked   string // why, once revoked
+	refreshed []time.Time // when each refresh_token grant succeeded
+	revoked   string      // why, once revoked
 }
 
 type accessToken struct {

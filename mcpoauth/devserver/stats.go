@@ -56,7 +56,10 @@ type FamilyStats struct {
 	Resource  string    `json:"resource"`
 	Created   time.Time `json:"created"`
 	Refreshes int       `json:"refreshes"`
-	Revoked   bool      `json:"revoked"`
+	// RefreshedAt holds when each of those refreshes succeeded, oldest
+	// first: the gaps between them are the lifetimes the client used.
+	RefreshedAt []time.Time `json:"refreshed_at"`
+	Revoked     bool        `json:"revoked"`
 	// RevokedReason is "refresh_token_reuse", "code_reuse", "revoked" (at
 	// /revoke) or "dev_revoke" (at /_dev/revoke).
 	RevokedReason string `json:"revoked_reason,omitempty"`
@@ -92,7 +95,7 @@ func (s *Server) Stats() Stats {
 	for _, f := range s.st.families {
 		out.Families = append(out.Families, FamilyStats{
 			ID: f.id, User: f.user, ClientID: f.clientID, Scopes: slices.Clone(f.scopes),
-			Resource: f.resource, Created: f.created, Refreshes: f.refreshes,
+			Resource: f.resource, Created: f.created, Refreshes: f.refreshes, RefreshedAt: slices.Clone(f.refreshed),
 			Revoked: f.revoked != "", RevokedReason: f.revoked,
 		})
 	}
@@ -115,5 +118,6 @@ func (s *Server) ResetStats() {
 	s.st.stats.RefreshesInFlight = inFlight
 	for _, f := range s.st.families {
 		f.refreshes = 0
+		f.refreshed = nil
 	}
 }

@@ -190,6 +190,7 @@ func (s *Server) refresh(ctx context.Context, c *client, form url.Values) (token
 	}
 	t.used = true
 	f.refreshes++
+	f.refreshed = append(f.refreshed, now)
 	st.stats.Refreshes++
 	st.stats.RefreshesByUser[f.user]++
 	st.sweepLocked(now)
