@@ -81,15 +81,19 @@ func (p *Plan) Conflicts() []Change {
 	return out
 }
 
-// Dirty reports whether applying the plan would change the tree.
-func (p *Plan) Dirty() bool {
+// Pending returns the changes that applying the plan would write.
+func (p *Plan) Pending() []Change {
+	var out []Change
 	for _, c := range p.Changes {
 		if c.Status.writes() {
-			return true
+			out = append(out, c)
 		}
 	}
-	return false
+	return out
 }
+
+// Dirty reports whether applying the plan would change the tree.
+func (p *Plan) Dirty() bool { return len(p.Pending()) > 0 }
 
 // renderPlaced renders every file of an install for n, migrations placed
 // in the target's migrations folder (stamped with opts.Now, else now).

@@ -19,7 +19,7 @@ import (
 // Exit codes of Run.
 const (
 	ExitOK       = 0
-	ExitFailure  = 1 // conflicts, or a failure while working
+	ExitFailure  = 1 // conflicts, a failure while working, or --diff with changes to make
 	ExitBadInput = 2 // the user asked for something mcpgen cannot do
 )
 

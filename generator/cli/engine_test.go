@@ -131,7 +131,10 @@ func TestPretendAndDiffWriteNothing(t *testing.T) {
 		t.Run(flag, func(t *testing.T) {
 			dir := copyApp(t, "shop")
 			before := tree(t, dir)
-			out := install(t, dir, flag)
+			code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir, "--clock", testClock, flag)
+			if want := map[bool]int{true: 1, false: 0}[flag == "--diff"]; code != want {
+				t.Errorf("%s on an app without the install: exit %d, want %d\n%s", flag, code, want, errOut)
+			}
 			if s := statuses(out); s[storeFile] != "create" {
 				t.Errorf("%s statuses: %v", flag, s)
 			}
@@ -159,6 +162,45 @@ func TestDiffShowsAnEdit(t *testing.T) {
 		t.Errorf("--diff does not show the edit being undone:\n%s", out)
 	}
 	sameTree(t, before, tree(t, dir))
+}
+
+// TestDiffGatesCI is the README's CI recipe: `mcpgen oauth install --diff`
+// passes on an app that is what this mcpgen writes and fails, showing
+// the diff, once the templates have changed since the app was generated
+// (here: a file holds an earlier mcpgen's output, its hash in the
+// manifest, as an upgrade of mcpgen leaves it).
+func TestDiffGatesCI(t *testing.T) {
+	dir := copyApp(t, "shop")
+	install(t, dir)
+	code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir, "--diff")
+	if code != 0 || strings.Contains(out, "+++ ") || errOut != "" {
+		t.Fatalf("--diff on an up-to-date app: exit %d, want 0 and no diff\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	pristine := read(t, dir, storeFile)
+	older := strings.Replace(pristine, "package mcpoauth", "package mcpoauth\n\n// older output", 1)
+	write(t, dir, storeFile, older)
+	write(t, dir, ".mcpgen.json", strings.Replace(read(t, dir, ".mcpgen.json"), hashOf(pristine), hashOf(older), 1))
+	before := tree(t, dir)
+	code, out, errOut = mcpgen(t, "oauth", "install", "--dir", dir, "--diff")
+	if code != 1 {
+		t.Errorf("--diff after a template change: exit %d, want 1", code)
+	}
+	if s := statuses(out); s[storeFile] != "update" {
+		t.Errorf("statuses: %v", s)
+	}
+	if !strings.Contains(out, "+++ b/"+storeFile) || !strings.Contains(out, "-// older output") {
+		t.Errorf("--diff does not show the change:\n%s", out)
+	}
+	if !strings.Contains(errOut, "file(s) differ from what mcpgen") || !strings.Contains(errOut, "without --diff") {
+		t.Errorf("stderr does not say what differs and how to apply it:\n%s", errOut)
+	}
+	sameTree(t, before, tree(t, dir))
+
+	install(t, dir)
+	if code, _, errOut := mcpgen(t, "oauth", "install", "--dir", dir, "--diff"); code != 0 {
+		t.Errorf("--diff after applying the change: exit %d\n%s", code, errOut)
+	}
 }
 
 func TestQuiet(t *testing.T) {

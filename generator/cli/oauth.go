@@ -68,7 +68,7 @@ wrote is recorded in .mcpgen.json so re-runs and uninstall know your edits.
   mcpgen oauth install --skip-routes
   mcpgen oauth install User --controller-name=OAuthConnectionsController
   mcpgen oauth install Member --database=postgres --migrations-dir=db/migrate
-  mcpgen oauth install --diff          # show what would change, write nothing`,
+  mcpgen oauth install --diff          # show what would change, write nothing (exit 1 if anything would)`,
 		Args: modelArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return failed(runInstall(cmd, f, args))
@@ -124,7 +124,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.BoolVarP(&f.force, "force", "f", false, "overwrite files that conflict")
 	fl.BoolVarP(&f.skip, "skip", "s", false, "leave files that conflict as they are")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors")
-	fl.BoolVar(&f.diff, "diff", false, "print unified diffs of what would change; write nothing")
+	fl.BoolVar(&f.diff, "diff", false, "print unified diffs of what would change; write nothing; exit 1 if anything would")
 	fl.StringVar(&f.clock, "clock", "", "time that stamps new migrations (Unix seconds or RFC 3339; default SOURCE_DATE_EPOCH, else now)")
 	_ = fl.MarkHidden("clock")
 }
@@ -193,6 +193,13 @@ func (f *runFlags) execute(cmd *cobra.Command, args []string,
 	}
 	if p.Blocked != nil {
 		return nil, p.Blocked // shown, not applied
+	}
+	if pending := p.Pending(); f.diff && len(pending) > 0 {
+		// Like git diff --exit-code: a CI step running --diff fails when
+		// the app is not what this mcpgen would write.
+		fmt.Fprintf(cmd.ErrOrStderr(), "mcpgen: %d file(s) differ from what mcpgen %s writes\n  fix: run the same command without --diff to apply the changes, then commit them\n",
+			len(pending), generator.Version)
+		return nil, &exitError{code: ExitFailure}
 	}
 	if f.pretend || f.diff {
 		return nil, nil
