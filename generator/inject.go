@@ -193,11 +193,12 @@ type routesSite struct {
 	src     []byte
 	fset    *token.FileSet
 	file    *ast.File
-	marker  string    // the comment as written
-	pos     token.Pos // of the comment
-	line    int       // its line, from 1
-	lineEnd int       // offset just past the marker line's newline
-	indent  string    // the marker line's indentation
+	marker  string      // the comment as written
+	pos     token.Pos   // of the comment
+	line    int         // its line, from 1
+	lineEnd int         // offset just past the marker line's newline
+	indent  string      // the marker line's indentation
+	typed   *typedScope // loaded on first need; see loadTypedScope
 }
 
 func (s *routesSite) where() string { return fmt.Sprintf("%s:%d", s.path, s.line) }
@@ -377,6 +378,9 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	if len(dbs) == 0 {
 		dbs = dbFieldsInScope(site, funcs, dbFields(pkgFiles, "database/sql", "DB"))
 	}
+	if len(dbs) == 0 {
+		dbs = typedHandles(n, site, "database/sql", "DB")
+	}
 	if len(dbs) == 0 && n.Dialect == Postgres {
 		// A pgx pool serves the store through database/sql's adapter.
 		poolName, _ := importName(site.file, importPgxPool)
@@ -384,6 +388,9 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 			func(ast.Expr) bool { return false },
 			func(v ast.Expr) bool { return isCallOf(v, poolName, "New") || isCallOf(v, poolName, "NewWithConfig") })
 		pools = append(pools, dbFieldsInScope(site, funcs, dbFields(pkgFiles, importPgxPool, "Pool"))...)
+		if len(pools) == 0 {
+			pools = typedHandles(n, site, importPgxPool, "Pool")
+		}
 		for _, p := range pools {
 			dbs = append(dbs, poolMark+p)
 		}
@@ -391,7 +398,7 @@ func planRoutesCall(fsys fs.FS, n Names, site *routesSite) (routesCall, error) {
 	paste := strings.Join(call.router.kind.statements(call.router.name, n.PackageName, "db", "currentUser", call.router.pkg, "h"), "; ")
 	switch len(dbs) {
 	case 0:
-		return call, inputErrorf(fix(paste), "%s: no *sql.DB in scope at the %s marker (mcpgen looks at parameters, receivers, local variables and their struct fields)",
+		return call, inputErrorf(fix(paste), "%s: no *sql.DB in scope at the %s marker (mcpgen looks at parameters, receivers, local variables, their fields and methods returning one)",
 			site.where(), routesMarker)
 	case 1:
 	default:

@@ -108,3 +108,53 @@ func TestInstallFindsARouterByItsType(t *testing.T) {
 	goCmd(t, dir, nil, "mod", "tidy")
 	goCmd(t, dir, nil, "vet", "./...")
 }
+
+// TestInstallFindsTheDatabaseByItsType installs into an app whose
+// *sql.DB is behind a type of another package (s.platform.DB()): the
+// syntax of the marker's package cannot tell, its type information can.
+// The app's own test then connects a user through its router.
+func TestInstallFindsTheDatabaseByItsType(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: loads the app's packages")
+	}
+	dir := copyApp(t, "chiapp")
+	write(t, dir, "internal/platform/platform.go", `// Package platform holds the app's shared services.
+package platform
+
+import "database/sql"
+
+// Platform is what every part of the app shares.
+type Platform struct{ db *sql.DB }
+
+// New returns the platform over db.
+func New(db *sql.DB) *Platform { return &Platform{db: db} }
+
+// DB is the app's database.
+func (p *Platform) DB() *sql.DB { return p.db }
+`)
+	src := read(t, dir, "internal/app/server.go")
+	for _, r := range [][2]string{
+		{"\t\"github.com/go-chi/chi/v5\"\n", "\t\"github.com/go-chi/chi/v5\"\n\n\t\"example.com/chiapp/internal/platform\"\n"},
+		{"type Server struct {\n\tdb *sql.DB\n}", "type Server struct {\n\tplatform *platform.Platform\n}"},
+		{"return &Server{db: db}", "return &Server{platform: platform.New(db)}"},
+	} {
+		if !strings.Contains(src, r[0]) {
+			t.Fatalf("chiapp's server.go has no %q", r[0])
+		}
+		src = strings.Replace(src, r[0], r[1], 1)
+	}
+	write(t, dir, "internal/app/server.go", src)
+
+	out := install(t, dir)
+	if want := "inject  internal/app/server.go  (r.Mount(mcpoauth.RoutePrefix, mcpoauth.Routes(s.platform.DB(), CurrentAccountID)))"; !strings.Contains(out, want) {
+		t.Errorf("install does not say %q:\n%s", want, out)
+	}
+	if err := e2e.UseRuntimeCheckout(context.Background(), dir, repo(t)); err != nil {
+		t.Fatal(err)
+	}
+	goCmd(t, dir, nil, "mod", "tidy")
+	goCmd(t, dir, nil, "vet", "./...")
+	if res := goCmd(t, dir, nil, "test", "-count=1", "-v", "-run", "TestConnectionsThroughTheAppsRouter", "./internal/app/"); !strings.Contains(res, "--- PASS: TestConnectionsThroughTheAppsRouter") {
+		t.Fatalf("the app's own test did not pass:\n%s", res)
+	}
+}
