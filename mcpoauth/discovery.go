@@ -3,6 +3,7 @@ package mcpoauth
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"golang.org/x/sync/singleflight"
@@ -117,7 +118,11 @@ func (ri *resourceInfo) issuer() string { return ri.metadata.AuthorizationServer
 // MCP server at serverURL, a canonical URL from the registry: from the
 // resource_metadata of the 401 challenge an unauthenticated request gets,
 // else at the path-inserted well-known URL, else at the root one. The
-// metadata's resource must be serverURL.
+// metadata's resource must be serverURL, or at the root URL the server's
+// origin (RFC 9728 section 3.3: the identifier the well-known path was
+// inserted into). A server that publishes no metadata anywhere and names
+// none in its challenge is a server of the 2025-03-26 specification: its
+// origin is its authorization server.
 func (e *oauthEnv[U]) discoverResource(ctx context.Context, serverURL string) (*resourceInfo, error) {
 	challenges, err := e.probe(ctx, serverURL)
 	if err != nil {
@@ -133,24 +138,38 @@ func (e *oauthEnv[U]) discoverResource(ctx context.Context, serverURL string) (*
 			ri.challengeScope = strings.Fields(s)
 		}
 	}
+	for _, s := range ri.challengeScope {
+		if !validScopeToken(s) {
+			return nil, fmt.Errorf("%w: the 401 challenge of %s has an invalid scope %q", ErrDiscovery, serverURL, s)
+		}
+	}
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: server URL: %w", ErrDiscovery, err)
 	}
+	origin := u.Scheme + "://" + u.Host
+	named := len(candidates) > 0 // the challenge named its metadata
 	if p := strings.Trim(u.Path, "/"); p != "" {
-		candidates = append(candidates, u.Scheme+"://"+u.Host+"/.well-known/oauth-protected-resource/"+p)
+		candidates = append(candidates, origin+"/.well-known/oauth-protected-resource/"+p)
 	}
-	candidates = append(candidates, u.Scheme+"://"+u.Host+"/.well-known/oauth-protected-resource")
+	root := origin + "/.well-known/oauth-protected-resource"
+	candidates = append(candidates, root)
 
 	var errs []error
+	missing := 0
 	for _, c := range candidates {
 		if err := checkEndpoint(c); err != nil {
 			errs = append(errs, fmt.Errorf("resource_metadata %q: %w", c, err))
 			continue
 		}
-		rctx, cancel := context.WithTimeout(ctx, oauthRequestTimeout)
-		prm, err := oauthex.GetProtectedResourceMetadata(rctx, c, serverURL, e.hc)
-		cancel()
+		accept := []string{serverURL}
+		if c == root && origin != serverURL {
+			accept = append(accept, origin)
+		}
+		prm, err := e.resourceMetadata(ctx, c, accept)
+		if errors.Is(err, errNoMetadata) {
+			missing++
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -159,15 +178,64 @@ func (e *oauthEnv[U]) discoverResource(ctx context.Context, serverURL string) (*
 		if err := checkResourceMetadata(prm); err != nil {
 			return nil, fmt.Errorf("%w: protected resource metadata at %s: %w", ErrDiscovery, c, err)
 		}
-		for _, s := range ri.challengeScope {
-			if !validScopeToken(s) {
-				return nil, fmt.Errorf("%w: the 401 challenge of %s has an invalid scope %q", ErrDiscovery, serverURL, s)
-			}
-		}
 		ri.metadata = prm
 		return ri, nil
 	}
+	if !named && missing == len(candidates) {
+		ri.metadata = &oauthex.ProtectedResourceMetadata{Resource: serverURL, AuthorizationServers: []string{origin}}
+		return ri, nil
+	}
 	return nil, fmt.Errorf("%w: no protected resource metadata for %s: %w", ErrDiscovery, serverURL, errors.Join(errs...))
+}
+
+// errNoMetadata is a metadata URL answering 404 or 410: nothing there.
+var errNoMetadata = errors.New("no metadata there")
+
+// maxMetadataBytes bounds a metadata document.
+const maxMetadataBytes = 1 << 20
+
+// resourceMetadata fetches the protected resource metadata at metadataURL
+// and checks that its resource is one of accept and its authorization
+// servers are https (or loopback) URLs.
+func (e *oauthEnv[U]) resourceMetadata(ctx context.Context, metadataURL string, accept []string) (*oauthex.ProtectedResourceMetadata, error) {
+	ctx, cancel := context.WithTimeout(ctx, oauthRequestTimeout)
+	defer cancel()
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("protected resource metadata at %s: %s", metadataURL, fmt.Sprintf(format, args...))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.oauthClient().Do(req)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	defer drainAndClose(resp.Body)
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return nil, fmt.Errorf("%w: %s answered %s", errNoMetadata, metadataURL, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fail("answered %s", resp.Status)
+	}
+	body, err := readLimited(resp.Body, maxMetadataBytes)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	var prm oauthex.ProtectedResourceMetadata
+	if err := json.Unmarshal(body, &prm); err != nil {
+		return nil, fail("not JSON metadata: %v", err)
+	}
+	if !slices.Contains(accept, prm.Resource) {
+		return nil, fail("resource %q, want %q", printable(prm.Resource, 200), strings.Join(accept, `" or "`))
+	}
+	for i, as := range prm.AuthorizationServers {
+		if err := checkIssuer(as); err != nil {
+			return nil, fail("authorization_servers[%d] %q: %v", i, printable(as, 200), err)
+		}
+	}
+	return &prm, nil
 }
 
 // probe sends the MCP server an unauthenticated initialize request and
@@ -261,6 +329,12 @@ func (e *oauthEnv[U]) authServer(ctx context.Context, issuer string) (*oauthex.A
 	rctx, cancel := context.WithTimeout(ctx, oauthRequestTimeout)
 	defer cancel()
 	asm, err := auth.GetAuthServerMetadata(rctx, issuer, e.hc)
+	if err != nil && isOrigin(issuer) && strings.Contains(err.Error(), "does not match issuer URL") {
+		// The 2025-03-26 specification has clients fetch the metadata at
+		// the MCP server's origin whatever issuer it names: the origin is
+		// the authorization server as this app knows it.
+		asm, err = e.legacyAuthServer(rctx, issuer)
+	}
 	if err != nil {
 		// go-sdk refuses metadata without code_challenge_methods_supported
 		// before returning it; that is a refusal for want of S256 too.
@@ -270,7 +344,9 @@ func (e *oauthEnv[U]) authServer(ctx context.Context, issuer string) (*oauthex.A
 		return nil, fmt.Errorf("%w: authorization server metadata of %s: %w", ErrDiscovery, issuer, err)
 	}
 	if asm == nil {
-		return nil, fmt.Errorf("%w: %s publishes no authorization server metadata", ErrDiscovery, issuer)
+		if asm = legacyEndpoints(issuer); asm == nil {
+			return nil, fmt.Errorf("%w: %s publishes no authorization server metadata", ErrDiscovery, issuer)
+		}
 	}
 	if err := checkAuthServerMetadata(asm, issuer); err != nil {
 		return nil, fmt.Errorf("%w: authorization server metadata of %s: %w", ErrDiscovery, issuer, err)
@@ -282,6 +358,63 @@ func (e *oauthEnv[U]) authServer(ctx context.Context, issuer string) (*oauthex.A
 	c.entries[issuer] = metadataEntry{asm: asm, fetched: now}
 	c.mu.Unlock()
 	return asm, nil
+}
+
+// isOrigin reports whether issuer is a bare origin: no path, no query.
+func isOrigin(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && strings.Trim(u.Path, "/") == "" && u.RawQuery == "" && u.Host != ""
+}
+
+// legacyAuthServer reads the authorization server metadata at origin's
+// well-known URL, as the 2025-03-26 specification does, and takes origin
+// as its issuer: the callback's iss, if the server sends one, must then
+// be the origin too.
+func (e *oauthEnv[U]) legacyAuthServer(ctx context.Context, origin string) (*oauthex.AuthServerMeta, error) {
+	metaURL := strings.TrimSuffix(origin, "/") + "/.well-known/oauth-authorization-server"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metaURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.oauthClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer drainAndClose(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", metaURL, resp.Status)
+	}
+	body, err := readLimited(resp.Body, maxMetadataBytes)
+	if err != nil {
+		return nil, err
+	}
+	var asm oauthex.AuthServerMeta
+	if err := json.Unmarshal(body, &asm); err != nil {
+		return nil, fmt.Errorf("%s: not JSON metadata: %w", metaURL, err)
+	}
+	asm.Issuer = strings.TrimSuffix(origin, "/")
+	asm.AuthorizationResponseIssParameterSupported = false
+	return &asm, nil
+}
+
+// legacyEndpoints is the metadata of an authorization server at an origin
+// that publishes none, as the 2025-03-26 specification has clients assume:
+// /authorize, /token and /register at that origin, with PKCE. An issuer
+// with a path has no such defaults (nil).
+func legacyEndpoints(issuer string) *oauthex.AuthServerMeta {
+	if !isOrigin(issuer) {
+		return nil
+	}
+	origin := strings.TrimSuffix(issuer, "/")
+	return &oauthex.AuthServerMeta{
+		Issuer:                        origin,
+		AuthorizationEndpoint:         origin + "/authorize",
+		TokenEndpoint:                 origin + "/token",
+		RegistrationEndpoint:          origin + "/register",
+		ResponseTypesSupported:        []string{"code"},
+		CodeChallengeMethodsSupported: []string{"S256"},
+	}
 }
 
 // checkAuthServerMetadata validates the fields of authorization server

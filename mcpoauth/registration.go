@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
@@ -150,9 +151,15 @@ func (e *oauthEnv[U]) registerClient(ctx context.Context, r clientRequest) (*Cli
 	case method != authMethodNone && resp.ClientSecret == "":
 		method = authMethodNone
 	}
+	secret := resp.ClientSecret
+	if method == authMethodNone {
+		// A public client sends no secret, even one the server returned:
+		// the server accepts none from it, and it would only leak.
+		secret, resp.ClientSecretExpiresAt = "", time.Time{}
+	}
 	c := &ClientInfo{
 		ClientID:                resp.ClientID,
-		ClientSecret:            resp.ClientSecret,
+		ClientSecret:            secret,
 		ClientIDIssuedAt:        resp.ClientIDIssuedAt,
 		ClientSecretExpiresAt:   resp.ClientSecretExpiresAt,
 		Issuer:                  r.asm.Issuer,
