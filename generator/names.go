@@ -4,6 +4,7 @@ import (
 	"go/token"
 	"path"
 	"strings"
+	"unicode"
 )
 
 // Dialect is the SQL database the generated code targets.
@@ -91,6 +92,11 @@ func checkIdent(name, what string) error {
 	switch {
 	case name == "":
 		return inputErrorf("give a non-empty Go identifier", "%s is empty", what)
+	case strings.IndexFunc(name, func(r rune) bool { return r > unicode.MaxASCII }) >= 0:
+		// Go takes Unicode letters; package paths, routes, table names
+		// and tools along the way do not all.
+		return inputErrorf("use ASCII letters, digits and underscores, e.g. TeamMember",
+			"%s has a non-ASCII character (as %q)", what, name)
 	case !token.IsIdentifier(name):
 		return inputErrorf("use letters, digits and underscores, starting with a letter, e.g. TeamMember",
 			"%s is not a Go identifier (as %q)", what, name)

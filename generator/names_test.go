@@ -74,6 +74,8 @@ func TestResolveRejects(t *testing.T) {
 		{"keyword", fstest.MapFS{"go.mod": mod}, Options{UserModel: "type"}, "keyword"},
 		{"predeclared", fstest.MapFS{"go.mod": mod}, Options{UserModel: "string"}, "predeclared"},
 		{"namespace traversal", fstest.MapFS{"go.mod": mod}, Options{Namespace: "../../etc"}, "leaves the project"},
+		{"non-ASCII namespace", fstest.MapFS{"go.mod": mod}, Options{Namespace: "Ädmin"}, "non-ASCII character"},
+		{"non-ASCII model", fstest.MapFS{"go.mod": mod}, Options{UserModel: "Benutzér"}, "non-ASCII character"},
 		{"absolute migrations", fstest.MapFS{"go.mod": mod}, Options{MigrationsDir: "/tmp"}, "absolute"},
 		{"escaping migrations", fstest.MapFS{"go.mod": mod}, Options{MigrationsDir: "db/../../x"}, "leaves the project"},
 		{"unknown database", fstest.MapFS{"go.mod": mod}, Options{Database: "oracle"}, "unknown --database"},
