@@ -120,6 +120,12 @@ func TestCanonicalServerURL(t *testing.T) {
 			t.Errorf("CanonicalServerURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+	// No host, however it is spelt, is no server (it gave "https:").
+	for _, in := range []string{"https://:", "https://:443/mcp", "http://:80", "https:///mcp", "https://"} {
+		if got, err := CanonicalServerURL(in); err == nil {
+			t.Errorf("CanonicalServerURL(%q) = %q, want an error", in, got)
+		}
+	}
 }
 
 func TestFlowFromEnv(t *testing.T) {

@@ -49,6 +49,8 @@ func checkEndpointURL(u *url.URL) error {
 		return errors.New("missing")
 	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
 		return errors.New("not an absolute URL")
+	case u.Hostname() == "":
+		return errors.New("has no host name")
 	case u.User != nil:
 		return errors.New("has user info")
 	case u.Fragment != "" || strings.Contains(u.String(), "#"):
