@@ -182,14 +182,14 @@ func (d sqlDialect) statements() []sqlStatement {
 			"SELECT " + credCols + "\nFROM mcp_oauth_credentials\nWHERE token_expires_at <= ? AND reauth_required_at IS NULL\nORDER BY token_expires_at, id\nLIMIT ?"},
 		{"sqlUpsertCredential", "inserts a credential or replaces the user's one for the server.",
 			"INSERT INTO mcp_oauth_credentials (" + fk + ", server_url, issuer, token_data, client_info_data,\n" +
-				"\tgranted_scope, token_expires_at, last_refreshed_at, reauth_required_at, created_at, updated_at)\n" +
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n" +
-				upsert(true, []string{"issuer", "token_data", "client_info_data", "granted_scope", "token_expires_at",
+				"\tgranted_scope, required_scope, token_expires_at, last_refreshed_at, reauth_required_at, created_at, updated_at)\n" +
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n" +
+				upsert(true, []string{"issuer", "token_data", "client_info_data", "granted_scope", "required_scope", "token_expires_at",
 					"last_refreshed_at", "reauth_required_at", "updated_at"}) + returningID},
 		{"sqlCredentialCreatedAt", "reads when a credential was first stored.",
 			"SELECT created_at FROM mcp_oauth_credentials WHERE id = ?"},
 		{"sqlUpdateCredential", "rewrites a credential by id.",
-			"UPDATE mcp_oauth_credentials\nSET issuer = ?, token_data = ?, client_info_data = ?, granted_scope = ?,\n" +
+			"UPDATE mcp_oauth_credentials\nSET issuer = ?, token_data = ?, client_info_data = ?, granted_scope = ?, required_scope = ?,\n" +
 				"\ttoken_expires_at = ?, last_refreshed_at = ?, reauth_required_at = ?, updated_at = ?\nWHERE id = ?"},
 		{"sqlDeleteCredential", "deletes a user's credential for a server.",
 			"DELETE FROM mcp_oauth_credentials WHERE " + fk + " = ? AND server_url = ?"},

@@ -100,7 +100,7 @@ func queriesFile(n Names, d sqlDialect) (*jen.File, error) {
 
 	defs := []jen.Code{
 		jen.Comment(credentialColumns + " are the columns a credential is read from, in the order Storage scans them."),
-		jen.Id(credentialColumns).Op("=").Add(sqlString("id, " + d.UserFK + ", server_url, issuer, token_data, client_info_data, granted_scope,\n" +
+		jen.Id(credentialColumns).Op("=").Add(sqlString("id, " + d.UserFK + ", server_url, issuer, token_data, client_info_data, granted_scope, required_scope,\n" +
 			"\ttoken_expires_at, last_refreshed_at, reauth_required_at, created_at, updated_at")),
 	}
 	for _, s := range d.statements() {

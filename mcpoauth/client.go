@@ -31,12 +31,18 @@ var (
 )
 
 // InsufficientScopeError reports a 403 insufficient_scope answer: the
-// token lacks a scope the call needs. A background job cannot step up;
-// the app can send the user through Flow.StartWithScope with Scope.
+// token lacks a scope the call needs. A background job cannot step up:
+// the runtime records the scope on the credential (RequiredScope), the
+// list page offers to connect again, and that connect asks for it.
 type InsufficientScopeError struct {
 	ServerKey   string
 	Scope       string // the scopes the server asks for, space-separated; may be empty
 	Description string // error_description of the challenge, if any
+	// StepUp is true when connecting again can help: the server asks for
+	// a scope the user has not granted, and it was recorded. False when
+	// the grant already holds every scope asked for (the server refuses
+	// anyway: connecting again would loop) or none could be recorded.
+	StepUp bool
 }
 
 // Error implements error.
@@ -44,6 +50,9 @@ func (e *InsufficientScopeError) Error() string {
 	s := "MCP server " + e.ServerKey + " needs a wider scope"
 	if e.Scope != "" {
 		s += ": " + e.Scope
+	}
+	if !e.StepUp {
+		s += " (connecting again would not grant more)"
 	}
 	return s
 }

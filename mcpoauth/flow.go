@@ -228,6 +228,8 @@ func (f *Flow[U]) StartWithScope(ctx context.Context, userID U, serverKey string
 	var granted []string
 	if cur, err := e.store.FindCredential(ctx, userID, server.URL); err == nil && cur.Issuer == asm.Issuer {
 		granted = strings.Fields(cur.GrantedScope)
+		// The step-up the server asked for when a call was refused.
+		granted = append(granted, strings.Fields(cur.RequiredScope)...)
 	} else if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDecrypt) {
 		return fail(err)
 	}

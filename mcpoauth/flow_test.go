@@ -630,18 +630,70 @@ func TestForReportsInsufficientScope(t *testing.T) {
 	if !errors.As(err, &scopeErr) || !errors.Is(err, ErrInsufficientScope) {
 		t.Fatalf("For: err = %v, want an *InsufficientScopeError", err)
 	}
-	if scopeErr.Scope != "mcp:admin" || scopeErr.ServerKey != "default" {
+	if scopeErr.Scope != "mcp:admin" || scopeErr.ServerKey != "default" || !scopeErr.StepUp {
 		t.Errorf("InsufficientScopeError = %+v", scopeErr)
 	}
 
-	// The step-up asks for the wider scope and keeps what was granted.
-	authURL, err := f.flow.StartWithScope(ctx, user, "", strings.Fields(scopeErr.Scope)...)
+	// The challenge's scope is recorded on the credential, where the
+	// list shows it and the next connect asks for it, keeping what was
+	// granted: the step-up needs nothing from the browser.
+	if c, err := f.store.FindCredential(ctx, user, f.as.MCPURL); err != nil || c.RequiredScope != "mcp:admin" {
+		t.Fatalf("credential after the 403: %v, %v; want RequiredScope mcp:admin", c, err)
+	}
+	authURL, err := f.flow.Start(ctx, user, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(authURL)
 	if got := u.Query().Get("scope"); got != "mcp:read mcp:write mcp:admin" {
 		t.Errorf("step-up scope = %q, want %q", got, "mcp:read mcp:write mcp:admin")
+	}
+
+	// Connecting again grants it and clears the record.
+	testScopes = append(testScopes, "mcp:admin")
+	t.Cleanup(func() { testScopes = testScopes[:len(testScopes)-1] })
+	cred := f.connect(t, user, "")
+	if cred.RequiredScope != "" || !strings.Contains(cred.GrantedScope, "mcp:admin") {
+		t.Errorf("after the step-up: granted %q, required %q", cred.GrantedScope, cred.RequiredScope)
+	}
+	session, err := f.clients.For(ctx, user, nil)
+	if err != nil {
+		t.Fatalf("For after the step-up: %v", err)
+	}
+	session.Close()
+}
+
+// A server refusing a call for a scope the user granted already gets no
+// step-up: connecting again would only loop (the suite's
+// auth/scope-retry-limit).
+func TestInsufficientScopeAlreadyGranted(t *testing.T) {
+	ctx := context.Background()
+	f := newFlowFixture(t)
+	user := seedUser(t, f.db)
+	f.connect(t, user, "")
+	f.as.RefusedScope = "mcp:read"
+	_, err := f.clients.For(ctx, user, nil)
+	var scopeErr *InsufficientScopeError
+	if !errors.As(err, &scopeErr) || scopeErr.StepUp {
+		t.Fatalf("For: %v (%+v), want an InsufficientScopeError without a step-up", err, scopeErr)
+	}
+	if c, err := f.store.FindCredential(ctx, user, f.as.MCPURL); err != nil || c.RequiredScope != "" {
+		t.Errorf("credential: %v, %v; want no required scope", c, err)
+	}
+}
+
+// A challenge naming an invalid scope is not recorded.
+func TestInsufficientScopeWithAnInvalidScope(t *testing.T) {
+	ctx := context.Background()
+	f := newFlowFixture(t)
+	f.as.RequiredScope = `mcp:"admin"`
+	user := seedUser(t, f.db)
+	f.connect(t, user, "")
+	if _, err := f.clients.For(ctx, user, nil); err == nil {
+		t.Fatal("For succeeded without the scope")
+	}
+	if c, err := f.store.FindCredential(ctx, user, f.as.MCPURL); err != nil || c.RequiredScope != "" {
+		t.Errorf("credential: %v, %v; want no required scope", c, err)
 	}
 }
 

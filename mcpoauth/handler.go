@@ -419,7 +419,8 @@ type Connection struct {
 	ReauthRequired  bool       `json:"reauth_required"`            // connect again: the server refused a refresh
 	NoRefreshToken  bool       `json:"no_refresh_token,omitempty"` // the server issued none: the connection ends with the access token
 	GrantedScope    string     `json:"granted_scope,omitempty"`
-	ExpiresAt       *time.Time `json:"expires_at,omitempty"` // of the access token; it is refreshed before
+	RequiredScope   string     `json:"required_scope,omitempty"` // connect again to grant it: the server refused a call without it
+	ExpiresAt       *time.Time `json:"expires_at,omitempty"`     // of the access token; it is refreshed before
 	LastRefreshedAt *time.Time `json:"last_refreshed_at,omitempty"`
 	ConnectedAt     *time.Time `json:"connected_at,omitempty"`
 }
@@ -525,6 +526,7 @@ func (h *Handler[U]) list(w http.ResponseWriter, r *http.Request, user U) {
 			c.ReauthRequired = cred.ReauthRequired()
 			c.NoRefreshToken = cred.Token.RefreshToken == ""
 			c.GrantedScope = cred.GrantedScope
+			c.RequiredScope = cred.RequiredScope
 			c.ExpiresAt = timeOrNil(cred.TokenExpiresAt)
 			c.LastRefreshedAt = timeOrNil(cred.LastRefreshedAt)
 			c.ConnectedAt = timeOrNil(cred.CreatedAt)
@@ -565,17 +567,14 @@ func (h *Handler[U]) connect(w http.ResponseWriter, r *http.Request, user U) {
 	if !h.knownServer(w, r, key) {
 		return
 	}
-	scopes := strings.Fields(r.PostForm.Get("scope"))
-	for _, s := range scopes {
-		if !validScopeToken(s) {
-			h.fail(w, r, http.StatusBadRequest, &ErrorResponse{Error: "bad_request", Message: "The scope asked for is not valid."})
-			return
-		}
-	}
+	// The scopes come from the configuration, the server's challenges
+	// and what the server asked for on a refused call (recorded on the
+	// credential), never from the request: a user cannot widen the
+	// access the app holds.
 	if !h.allow(w, r, user) {
 		return
 	}
-	authURL, err := h.flow.StartWithScope(r.Context(), user, key, scopes...)
+	authURL, err := h.flow.StartWithScope(r.Context(), user, key)
 	if err != nil {
 		h.upstream(w, r, key, "start authorization", err)
 		return

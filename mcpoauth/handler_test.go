@@ -495,6 +495,22 @@ func TestHandlerListsServers(t *testing.T) {
 	if page := ht.do(http.MethodGet, p, &user, nil).Body.String(); !strings.Contains(page, "the access token expired and the server issued no refresh token") {
 		t.Errorf("page does not say no refresh token was issued:\n%s", page)
 	}
+
+	// A server that asked for more scope: the list offers to connect again.
+	stepUp := handlerCredential(user, handlerServer, ht.clock.Now())
+	stepUp.RequiredScope = "mcp:admin"
+	if err := ht.store.SaveCredential(ctx, stepUp); err != nil {
+		t.Fatal(err)
+	}
+	if c := decode[ConnectionList](t, ht.do(http.MethodGet, p, &user, nil, jsonAccept...)).Connections[0]; c.RequiredScope != "mcp:admin" || c.ReauthRequired {
+		t.Errorf("default with a step-up: %+v, want required_scope mcp:admin", c)
+	}
+	page = ht.do(http.MethodGet, p, &user, nil).Body.String()
+	for _, want := range []string{"to grant the access the server asked for: <code>mcp:admin</code>", "<button type=\"submit\">Connect default</button>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page with a step-up lacks %s:\n%s", want, page)
+		}
+	}
 }
 
 func TestHandlerSetsSecurityHeaders(t *testing.T) {
@@ -530,9 +546,11 @@ func TestHandlerConnectRedirectsToTheAuthorizationServer(t *testing.T) {
 	wantRedirect(t, ht.do(http.MethodPost, p+"/connect", &user, url.Values{}), ht.flow.authURL)
 	wantRedirect(t, ht.do(http.MethodPost, p+"/connect", &user,
 		url.Values{"server": {DefaultServerKey}, "scope": {"mcp:read  mcp:admin"}}), ht.flow.authURL)
+	// A scope in the request is not the browser's to choose: the flow
+	// asks for the configured, challenged and recorded ones alone.
 	starts := ht.flow.starts()
 	if len(starts) != 3 || starts[0].user != user || starts[0].server != "other" || starts[1].server != DefaultServerKey ||
-		strings.Join(starts[2].scopes, ",") != "mcp:read,mcp:admin" {
+		len(starts[2].scopes) != 0 {
 		t.Errorf("flows started: %+v", starts)
 	}
 
@@ -541,13 +559,6 @@ func TestHandlerConnectRedirectsToTheAuthorizationServer(t *testing.T) {
 	wantRedirect(t, rec, ht.flow.authURL)
 	if got := decode[map[string]string](t, rec)["location"]; got != ht.flow.authURL {
 		t.Errorf("location in the body: %q", got)
-	}
-
-	// A scope that is not a scope token is refused.
-	rec = ht.do(http.MethodPost, p+"/connect", &user, url.Values{"scope": {`mcp:"read"`}}, jsonAccept...)
-	wantStatus(t, rec, http.StatusBadRequest)
-	if e := decode[ErrorResponse](t, rec); e.Error != "bad_request" {
-		t.Errorf("error %q", e.Error)
 	}
 
 	// A form too large to be a connect form is refused.
@@ -969,17 +980,19 @@ func TestHandlerTools(t *testing.T) {
 	for _, want := range []string{
 		`<form method="post" action="` + p + `/connect">`,
 		`<input type="hidden" name="server" value="default">`,
-		`<input type="hidden" name="scope" value="mcp:read mcp:admin">`,
 		`<button type="submit">Connect default with more access</button>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("insufficient scope page lacks %s:\n%s", want, page)
 		}
 	}
+	if strings.Contains(page, `name="scope"`) {
+		t.Errorf("the page lets the browser choose the scope:\n%s", page)
+	}
 	wantStatus(t, ht.do(http.MethodPost, p+"/connect", &user,
 		url.Values{"server": {DefaultServerKey}, "scope": {"mcp:read mcp:admin"}}), http.StatusSeeOther)
-	if s := ht.flow.starts(); len(s) != 1 || strings.Join(s[0].scopes, " ") != "mcp:read mcp:admin" {
-		t.Errorf("reconnect started %+v", s)
+	if s := ht.flow.starts(); len(s) != 1 || len(s[0].scopes) != 0 {
+		t.Errorf("reconnect started %+v: want no scope from the request", s)
 	}
 
 	// Other failures: logged, a generic message shown.

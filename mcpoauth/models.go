@@ -23,7 +23,13 @@ type Credential[U comparable] struct {
 	Token  Token       // stored encrypted in token_data
 	Client *ClientInfo // stored encrypted in client_info_data; nil when none
 
-	GrantedScope     string
+	GrantedScope string
+
+	// RequiredScope is the scope the MCP server asked for in a 403
+	// insufficient_scope answer (a step-up): the next connect requests it
+	// on top of the usual scopes; connecting again clears it.
+	RequiredScope string
+
 	TokenExpiresAt   time.Time // mirrors Token.Expiry; set by the Store on every write
 	LastRefreshedAt  time.Time
 	ReauthRequiredAt time.Time // set when a refresh was refused: the user must reconnect

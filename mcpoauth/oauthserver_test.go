@@ -44,6 +44,7 @@ type testAuthServer struct {
 	RefuseRefresh     bool          // answer every refresh with invalid_grant
 	RefreshDelay      time.Duration // hold refresh answers, so that concurrent callers overlap
 	RequiredScope     string        // MCP requests without it get 403 insufficient_scope
+	RefusedScope      string        // every MCP request gets 403 insufficient_scope asking for it, granted or not
 	RejectTokens      bool          // the MCP server refuses every access token, even fresh ones
 	ResourceOverride  string        // resource metadata names this resource instead of the real one
 	AccessTTL         time.Duration // lifetime of access tokens; an hour when zero
@@ -243,6 +244,11 @@ func (as *testAuthServer) serveResourceMetadata(challengeOnly bool, path string)
 // adds the 403 insufficient_scope challenge go-sdk does not send.
 func (as *testAuthServer) protect(h http.Handler) http.Handler {
 	scoped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if as.RefusedScope != "" {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, as.RefusedScope))
+			http.Error(w, "insufficient scope", http.StatusForbidden)
+			return
+		}
 		if as.RequiredScope != "" && !slices.Contains(auth.TokenInfoFromContext(r.Context()).Scopes, as.RequiredScope) {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, as.RequiredScope))
 			http.Error(w, "insufficient scope", http.StatusForbidden)

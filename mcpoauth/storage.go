@@ -34,6 +34,7 @@ type CredentialRecord[U comparable] struct {
 	TokenData        string // the sealed Token
 	ClientData       string // the sealed ClientInfo; "" for NULL
 	GrantedScope     string // "" for NULL
+	RequiredScope    string // "" for NULL
 	TokenExpiresAt   time.Time
 	LastRefreshedAt  time.Time
 	ReauthRequiredAt time.Time

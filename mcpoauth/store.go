@@ -295,7 +295,7 @@ func (s *Store[U]) CreateState(ctx context.Context, st *State[U]) error {
 	if st.ExpiresAt.IsZero() {
 		st.ExpiresAt = now.Add(DefaultStateTTL)
 	}
-	pkce, err := s.keys.Seal([]byte(st.Verifier), stateAAD(st.UserID, st.StateParam))
+	pkce, err := s.keys.Seal([]byte(st.Verifier), stateAAD(st.UserID, st.StateParam, st.ServerURL, st.Issuer, st.RedirectURI, st.RequestedScope))
 	if err != nil {
 		return fmt.Errorf("mcpoauth: create state: %w", err)
 	}
@@ -338,7 +338,7 @@ func (s *Store[U]) ConsumeState(ctx context.Context, userID U, stateParam string
 	if st.Expired(s.now()) {
 		return nil, fmt.Errorf("mcpoauth: consume state: %w", ErrStateExpired)
 	}
-	verifier, err := s.keys.Open(r.PKCEData, stateAAD(st.UserID, st.StateParam))
+	verifier, err := s.keys.Open(r.PKCEData, stateAAD(st.UserID, st.StateParam, st.ServerURL, st.Issuer, st.RedirectURI, st.RequestedScope))
 	if err != nil {
 		return nil, fmt.Errorf("mcpoauth: consume state: verifier: %w", err)
 	}
@@ -552,16 +552,16 @@ func (t *TokenStorage[U]) Delete(ctx context.Context) error {
 // open decrypts a record into a Credential.
 func (s *Store[U]) open(r *CredentialRecord[U]) (*Credential[U], error) {
 	c := &Credential[U]{
-		ID: r.ID, UserID: r.UserID, ServerURL: r.ServerURL, Issuer: r.Issuer, GrantedScope: r.GrantedScope,
+		ID: r.ID, UserID: r.UserID, ServerURL: r.ServerURL, Issuer: r.Issuer, GrantedScope: r.GrantedScope, RequiredScope: r.RequiredScope,
 		TokenExpiresAt: r.TokenExpiresAt, LastRefreshedAt: r.LastRefreshedAt, ReauthRequiredAt: r.ReauthRequiredAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
-	if err := s.openJSON(r.TokenData, tokenAAD(c.UserID, c.ServerURL), &c.Token); err != nil {
+	if err := s.openJSON(r.TokenData, tokenAAD(c.UserID, c.ServerURL, c.Issuer), &c.Token); err != nil {
 		return nil, fmt.Errorf("credential %d: token: %w", r.ID, err)
 	}
 	if r.ClientData != "" {
 		c.Client = new(ClientInfo)
-		if err := s.openJSON(r.ClientData, clientAAD(c.UserID, c.ServerURL), c.Client); err != nil {
+		if err := s.openJSON(r.ClientData, clientAAD(c.UserID, c.ServerURL, c.Issuer), c.Client); err != nil {
 			return nil, fmt.Errorf("credential %d: client info: %w", r.ID, err)
 		}
 	}
@@ -582,20 +582,20 @@ func (s *Store[U]) openAll(rs []*CredentialRecord[U]) ([]*Credential[U], error) 
 
 // seal encrypts the credential's token and client info into a record.
 func (s *Store[U]) seal(c *Credential[U]) (*CredentialRecord[U], error) {
-	token, err := s.sealJSON(c.Token, tokenAAD(c.UserID, c.ServerURL))
+	token, err := s.sealJSON(c.Token, tokenAAD(c.UserID, c.ServerURL, c.Issuer))
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	var client string
 	if c.Client != nil {
-		if client, err = s.sealJSON(*c.Client, clientAAD(c.UserID, c.ServerURL)); err != nil {
+		if client, err = s.sealJSON(*c.Client, clientAAD(c.UserID, c.ServerURL, c.Issuer)); err != nil {
 			return nil, fmt.Errorf("client info: %w", err)
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	return &CredentialRecord[U]{
 		ID: c.ID, UserID: c.UserID, ServerURL: c.ServerURL, Issuer: c.Issuer,
-		TokenData: token, ClientData: client, GrantedScope: c.GrantedScope,
+		TokenData: token, ClientData: client, GrantedScope: c.GrantedScope, RequiredScope: c.RequiredScope,
 		TokenExpiresAt: utc(c.Token.Expiry), LastRefreshedAt: utc(c.LastRefreshedAt), ReauthRequiredAt: utc(c.ReauthRequiredAt),
 		CreatedAt: cmp.Or(utc(c.CreatedAt), now), UpdatedAt: now,
 	}, nil
@@ -634,16 +634,23 @@ func userKey[U comparable](id U) string { return fmt.Sprint(id) }
 
 // The additional data that binds each ciphertext to its row: a value
 // copied to another user, server or flow does not decrypt there.
-func tokenAAD[U comparable](userID U, serverURL string) []byte {
-	return additionalData(credentialsTable, "token_data", userKey(userID), serverURL)
+// The associated data of the ciphertexts binds them to every plaintext
+// column of their row that decides where a secret is sent: the server
+// URL (the resource), the issuer (whose token and revocation endpoints
+// get the refresh token and the client secret) and, for a pending flow,
+// the redirect URI and requested scope. A row whose columns were changed
+// in the database no longer opens, so it fails closed, before any request.
+
+func tokenAAD[U comparable](userID U, serverURL, issuer string) []byte {
+	return additionalData(credentialsTable, "token_data", userKey(userID), serverURL, issuer)
 }
 
-func clientAAD[U comparable](userID U, serverURL string) []byte {
-	return additionalData(credentialsTable, "client_info_data", userKey(userID), serverURL)
+func clientAAD[U comparable](userID U, serverURL, issuer string) []byte {
+	return additionalData(credentialsTable, "client_info_data", userKey(userID), serverURL, issuer)
 }
 
-func stateAAD[U comparable](userID U, stateParam string) []byte {
-	return additionalData(statesTable, "pkce_data", userKey(userID), stateParam)
+func stateAAD[U comparable](userID U, stateParam, serverURL, issuer, redirectURI, scope string) []byte {
+	return additionalData(statesTable, "pkce_data", userKey(userID), stateParam, serverURL, issuer, redirectURI, scope)
 }
 
 // registeredClientAAD binds a registered client's ciphertext to its issuer.

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -422,6 +423,7 @@ func (h *OAuthHandler[U]) challenged(ctx context.Context, sent string, resp *htt
 				ServerKey:   h.server.Key,
 				Scope:       printable(ch.Params["scope"], 1024),
 				Description: printable(ch.Params["error_description"], 300),
+				StepUp:      h.requireScope(ctx, ch.Params["scope"]),
 			}
 		}
 		return fmt.Errorf("mcpoauth: %s answered 403 Forbidden", h.server.URL)
@@ -507,4 +509,51 @@ func (t *bearerTransport[U]) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	_, resp, err = send()
 	return resp, err
+}
+
+// maxRequiredScopeBytes bounds the step-up scope a server can make the
+// app remember.
+const maxRequiredScopeBytes = 1024
+
+// requireScope remembers on the credential the scope a 403
+// insufficient_scope challenge asked for, so that the user's next connect
+// requests it (Flow.StartWithScope): the step-up comes from the server's
+// challenge, recorded here, never from the browser. It reports whether a
+// step-up can help: false when the grant holds every scope asked for
+// already (a server that refuses anyway must not send the user round in
+// circles), or the scope is invalid, oversized or could not be recorded
+// (logged).
+func (h *OAuthHandler[U]) requireScope(ctx context.Context, scope string) bool {
+	scopes := strings.Fields(scope)
+	if len(scopes) == 0 || len(scope) > maxRequiredScopeBytes {
+		return false
+	}
+	for _, s := range scopes {
+		if !validScopeToken(s) {
+			h.env.log.Warn("mcpoauth: ignoring an insufficient_scope challenge with an invalid scope", "server", h.server.Key)
+			return false
+		}
+	}
+	stepUp := false
+	err := h.env.store.UpdateCredentialLocked(ctx, h.userID, h.server.URL, func(cur *Credential[U]) (*Credential[U], error) {
+		granted := strings.Fields(cur.GrantedScope)
+		for _, s := range scopes {
+			stepUp = stepUp || !slices.Contains(granted, s)
+		}
+		merged := joinScopes(strings.Fields(cur.RequiredScope), scopes)
+		if !stepUp || merged == cur.RequiredScope || len(merged) > maxRequiredScopeBytes {
+			stepUp = stepUp && merged == cur.RequiredScope
+			return nil, nil
+		}
+		next := *cur
+		next.RequiredScope = merged
+		return &next, nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			h.env.log.Error("mcpoauth: recording the scope the server asked for failed", "user_id", h.userID, "server", h.server.Key, "error", err)
+		}
+		return false
+	}
+	return stepUp
 }

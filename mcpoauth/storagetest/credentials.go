@@ -600,7 +600,7 @@ func testUpdateCredentialLocked[U comparable](t *testing.T, e *env[U]) {
 	err = s.UpdateCredentialLocked(ctx, user, server, func(cur *credRecord[U]) (*credRecord[U], error) {
 		next = *cur
 		next.TokenData, next.ClientData, next.Issuer = "sealed-refreshed-"+randomHex(8), "", ""
-		next.GrantedScope = "mcp:read"
+		next.GrantedScope, next.RequiredScope = "mcp:read", ""
 		next.TokenExpiresAt, next.LastRefreshedAt, next.UpdatedAt = later.Add(time.Hour), later, later
 		next.ReauthRequiredAt = time.Time{}
 		n := next

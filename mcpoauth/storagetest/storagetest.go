@@ -251,6 +251,7 @@ func (e *env[U]) credentialRecord(user U, server string) *mcpoauth.CredentialRec
 		TokenData:       "sealed-token-" + randomHex(8),
 		ClientData:      "sealed-client-" + randomHex(8),
 		GrantedScope:    "mcp:read mcp:write",
+		RequiredScope:   "mcp:admin",
 		TokenExpiresAt:  now.Add(time.Hour),
 		LastRefreshedAt: now.Add(-time.Minute),
 		CreatedAt:       now,
@@ -372,6 +373,7 @@ func credentialDiff[U comparable](got, want *mcpoauth.CredentialRecord[U]) []str
 	field("TokenData", got.TokenData == want.TokenData, got.TokenData, want.TokenData)
 	field("ClientData", got.ClientData == want.ClientData, got.ClientData, want.ClientData)
 	field("GrantedScope", got.GrantedScope == want.GrantedScope, got.GrantedScope, want.GrantedScope)
+	field("RequiredScope", got.RequiredScope == want.RequiredScope, got.RequiredScope, want.RequiredScope)
 	for _, tm := range []struct {
 		name      string
 		got, want time.Time

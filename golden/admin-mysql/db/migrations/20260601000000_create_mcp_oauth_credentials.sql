@@ -2,7 +2,9 @@
 -- mcp_oauth_credentials holds each user's OAuth connection to each MCP
 -- server. token_data and client_info_data are AES-256-GCM ciphertexts bound
 -- to their row (package mcpoauth); reauth_required_at is NULL while the
--- credential is usable and set when a refresh was refused (invalid_grant).
+-- credential is usable and set when a refresh was refused (invalid_grant);
+-- required_scope is the scope the MCP server asked for when it refused a
+-- call (403 insufficient_scope), requested on the user's next connect.
 
 -- +goose Up
 CREATE TABLE mcp_oauth_credentials (
@@ -13,6 +15,7 @@ CREATE TABLE mcp_oauth_credentials (
     token_data MEDIUMTEXT NOT NULL,
     client_info_data MEDIUMTEXT,
     granted_scope TEXT,
+    required_scope TEXT,
     token_expires_at DATETIME(6),
     last_refreshed_at DATETIME(6),
     reauth_required_at DATETIME(6),

@@ -1,0 +1,125 @@
+package mcpoauth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+// The attack cases of a security review, each a test that failed before
+// its fix. SECURITY.md lists them with their defences.
+
+// evilServer counts every request an attacker's server receives.
+func evilServer(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "evil", http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &hits
+}
+
+// Attack 1: a row's plaintext issuer column, changed in the database to
+// an attacker's server, steered Refresh (the refresh token and the client
+// secret) and Disconnect (revocation) there. The ciphertexts are bound to
+// the issuer now: the tampered row does not open, and nothing is sent.
+func TestAttackTamperedIssuerColumn(t *testing.T) {
+	ctx := context.Background()
+	f := newFlowFixture(t)
+	user := seedUser(t, f.db)
+	f.connect(t, user, "")
+	evil, hits := evilServer(t)
+
+	tamper := func() {
+		f.db.mu.Lock()
+		defer f.db.mu.Unlock()
+		for _, r := range f.db.creds {
+			r.Issuer = evil
+		}
+	}
+	tamper()
+	if _, err := f.flow.Refresh(ctx, user, ""); err == nil {
+		t.Error("Refresh of a row whose issuer was changed succeeded")
+	}
+	if session, err := f.clients.For(ctx, user, nil); err == nil {
+		session.Close()
+		t.Error("For with a row whose issuer was changed succeeded")
+	}
+	if err := f.flow.Disconnect(ctx, user, ""); err != nil {
+		t.Errorf("Disconnect: %v", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the attacker's server got %d requests", n)
+	}
+	if n := len(f.as.RefreshRequests()) + len(f.as.Revoked()); n != 0 {
+		t.Errorf("%d refresh or revocation requests reached the real server", n)
+	}
+}
+
+// Attack 1, pending flows: a state row's issuer or redirect URI changed
+// between the redirect and the callback sent the code and its verifier
+// to another token endpoint. The verifier is bound to them now.
+func TestAttackTamperedStateColumns(t *testing.T) {
+	for _, column := range []string{"issuer", "redirect_uri", "server_url", "requested_scope"} {
+		t.Run(column, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFlowFixture(t)
+			user := seedUser(t, f.db)
+			evil, hits := evilServer(t)
+			authURL, err := f.flow.Start(ctx, user, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			callback := f.as.authorize(t, authURL)
+			f.db.mu.Lock()
+			for _, r := range f.db.states {
+				switch column {
+				case "issuer":
+					r.Issuer = evil
+				case "redirect_uri":
+					r.RedirectURI = evil + "/callback"
+				case "server_url":
+					r.ServerURL = f.as.SSEURL
+				case "requested_scope":
+					r.RequestedScope += " mcp:admin"
+				}
+			}
+			f.db.mu.Unlock()
+			if _, err := f.flow.Complete(ctx, user, callback); err == nil {
+				t.Errorf("Complete with the state's %s changed succeeded", column)
+			}
+			if n := hits.Load(); n != 0 {
+				t.Errorf("the attacker's server got %d requests", n)
+			}
+		})
+	}
+}
+
+// Endpoints the app sends secrets to must be https, but on loopback (local
+// development); user info and fragments are refused.
+func TestEndpointsMustBeHTTPS(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://as.example.com/token":      true,
+		"http://127.0.0.1:8080/token":       true,
+		"http://localhost/token":            true,
+		"http://as.example.com/token":       false,
+		"http://10.0.0.1/token":             false,
+		"https://user:pw@as.example.com/t":  false,
+		"https://as.example.com/token#frag": false,
+		"javascript:alert(1)":               false,
+		"/token":                            false,
+	} {
+		if err := checkEndpoint(raw); (err == nil) != ok {
+			t.Errorf("checkEndpoint(%q) = %v, want ok %v", raw, err, ok)
+		}
+	}
+	asm := legacyEndpoints("https://as.example.com")
+	asm.TokenEndpoint = "http://as.example.com/token"
+	if err := checkAuthServerMetadata(asm, "https://as.example.com"); err == nil {
+		t.Error("metadata with an http token endpoint accepted")
+	}
+}
