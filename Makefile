@@ -7,7 +7,7 @@ GO ?= go
 export MCPGEN_TEST_POSTGRES_URL
 export MCPGEN_TEST_MYSQL_DSN
 
-.PHONY: test test-short golden demo bench build vet fmt-check clean
+.PHONY: test test-short golden demo bench conformance build vet fmt-check clean
 
 ## test: vet, check formatting, then run every test, including the golden
 ## cases built, vetted and tested inside scaffolded copies of the sample apps.
@@ -43,12 +43,21 @@ demo:
 bench:
 	$(GO) run ./testdata/bench $(BENCHFLAGS)
 
+## conformance: the official MCP conformance suite's client authorization
+## scenarios (2025-11-25, 2025-03-26, draft) against the sample app as
+## `mcpgen oauth install` leaves it, connected through its pages and called
+## through Clients.For. The pinned suite and the Node 22 it needs are
+## installed with npm into the user cache on first use. Fails on any failed
+## or warning check. CONFORMANCEFLAGS=-scenario=step-up runs a subset.
+conformance:
+	$(GO) run ./testdata/conformance $(CONFORMANCEFLAGS)
+
 build:
 	$(GO) build -o bin/mcpgen ./cmd/mcpgen
 
 vet:
 	cd mcpoauth && $(GO) vet ./...
-	$(GO) vet ./... ./testdata/demo ./testdata/bench
+	$(GO) vet ./... ./testdata/demo ./testdata/bench ./testdata/conformance
 
 fmt-check:
 	@out=$$(gofmt -l cmd generator mcpoauth templates testdata); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
