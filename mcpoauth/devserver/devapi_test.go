@@ -135,3 +135,45 @@ func TestLogNeverHoldsSecrets(t *testing.T) {
 		t.Errorf("no authorize line:\n%s", out)
 	}
 }
+
+// The test controls answer for the server's own host only: a site whose
+// name resolves to 127.0.0.1 (DNS rebinding) gets 421, on every /_dev
+// endpoint, while the MCP and OAuth endpoints stay open to any name.
+func TestDevEndpointsCheckTheHost(t *testing.T) {
+	s := start(t, Config{AutoApprove: true})
+	u := s.URLs()
+	do := func(method, target, host string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, target, strings.NewReader(url.Values{"user": {"alice"}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	port := u.Base[strings.LastIndex(u.Base, ":"):]
+	for _, target := range []string{u.Stats, u.Base + "/_dev/stats/reset", u.Base + "/_dev/expire", u.Base + "/_dev/revoke"} {
+		method := http.MethodPost
+		if target == u.Stats {
+			method = http.MethodGet
+		}
+		if got := do(method, target, "rebind.attacker.example"+port); got != http.StatusMisdirectedRequest {
+			t.Errorf("%s %s for another host: %d, want 421", method, target, got)
+		}
+		if got := do(method, target, "localhost"+port); got == http.StatusMisdirectedRequest {
+			t.Errorf("%s %s for localhost: 421", method, target)
+		}
+	}
+	if got := do(http.MethodGet, u.Stats, strings.TrimPrefix(u.Base, "http://")); got != http.StatusOK {
+		t.Errorf("stats for the server's own host: %d", got)
+	}
+	if got := do(http.MethodGet, u.Base+"/.well-known/oauth-protected-resource/mcp", "mcp.example"+port); got != http.StatusOK {
+		t.Errorf("resource metadata for another name: %d, want 200", got)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -210,16 +212,37 @@ func (s *Server) handler() http.Handler {
 	}
 
 	// Test controls.
-	mux.HandleFunc("GET /_dev/stats", s.serveStats)
-	mux.Handle("POST /_dev/stats/reset", csrf.Handler(http.HandlerFunc(s.serveResetStats)))
-	mux.Handle("POST /_dev/expire", csrf.Handler(http.HandlerFunc(s.serveExpire)))
-	mux.Handle("POST /_dev/revoke", csrf.Handler(http.HandlerFunc(s.serveDevRevoke)))
+	mux.Handle("GET /_dev/stats", s.ownHost(http.HandlerFunc(s.serveStats)))
+	mux.Handle("POST /_dev/stats/reset", s.ownHost(csrf.Handler(http.HandlerFunc(s.serveResetStats))))
+	mux.Handle("POST /_dev/expire", s.ownHost(csrf.Handler(http.HandlerFunc(s.serveExpire))))
+	mux.Handle("POST /_dev/revoke", s.ownHost(csrf.Handler(http.HandlerFunc(s.serveDevRevoke))))
 	mux.HandleFunc("GET /{$}", s.serveIndex)
 
 	if s.cfg.Log == nil {
 		return mux
 	}
 	return s.logRequests(mux)
+}
+
+// ownHost answers 421 Misdirected Request unless the request names this
+// server by the host of its base URL or a loopback name: a page of another
+// site whose name an attacker points at 127.0.0.1 (DNS rebinding) cannot
+// read or drive the test controls.
+func (s *Server) ownHost(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if name, _, err := net.SplitHostPort(host); err == nil {
+			host = name
+		}
+		host = strings.Trim(strings.ToLower(host), "[]")
+		base, err := url.Parse(s.urls.Base)
+		own := err == nil && strings.EqualFold(host, base.Hostname())
+		if ip := net.ParseIP(host); !own && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, "the dev server's test controls answer requests for its own host only", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // cors lets browser-based clients (such as the MCP Inspector) use the

@@ -64,13 +64,21 @@ var devLoginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </main></body></html>
 `))
 
+// localPath returns p if it is a path of this site, else "/": browsers
+// take "//host" and "/\\host" to another site, and a control character
+// may hide either.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
+		return "/"
+	}
+	return p
+}
+
 // devLogin signs the browser in as ?user=ID and sends it back to
 // ?return_to (a local path); without a user it shows a form.
 func devLogin(w http.ResponseWriter, r *http.Request) {
-	returnTo := r.URL.Query().Get("return_to")
-	if !strings.HasPrefix(returnTo, "/") || strings.HasPrefix(returnTo, "//") {
-		returnTo = "/"
-	}
+	returnTo := localPath(r.URL.Query().Get("return_to"))
 	id, ok := parseUserID(r.URL.Query().Get("user"))
 	if !ok {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
