@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -121,5 +123,43 @@ func TestEndpointsMustBeHTTPS(t *testing.T) {
 	asm.TokenEndpoint = "http://as.example.com/token"
 	if err := checkAuthServerMetadata(asm, "https://as.example.com"); err == nil {
 		t.Error("metadata with an http token endpoint accepted")
+	}
+}
+
+// Attack 5: the error page presented the authorization server's
+// error_description as the app's own words and showed any error_uri. The
+// app's message depends on the code alone, the server's text is marked
+// as the server's, and a non-https error_uri is dropped.
+func TestAttackSpoofedErrorPage(t *testing.T) {
+	ht := newHandlerTest(t, nil)
+	user := seedUser(t, ht.db)
+	ht.flow.complete = func(cb url.Values) (*Credential[testUser], error) {
+		return nil, &CallbackError{Code: cb.Get("error"), Description: cb.Get("error_description"), URI: cb.Get("error_uri")}
+	}
+	callback := func(code, desc, uri string) string {
+		return ht.prefix + "/callback?" + url.Values{"error": {code}, "error_description": {desc}, "error_uri": {uri}, "state": {"s"}}.Encode()
+	}
+	const scam = "Your account is suspended. Call 555-0100 now."
+	page := ht.do(http.MethodGet, callback("access_denied", scam, "http://evil.example/pay"), &user, nil).Body.String()
+	for _, want := range []string{
+		"<p>Access was denied at the authorization server, so nothing was connected.</p>",
+		"<dt>In its own words (not this app's, and not checked)</dt>",
+		"<dd><q>" + scam + "</q></dd>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("error page lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "evil.example") || strings.Contains(page, "<p>"+scam) {
+		t.Errorf("error page shows the server's text as the app's or a non-https link:\n%s", page)
+	}
+
+	e := decode[ErrorResponse](t, ht.do(http.MethodGet, callback("invalid_scope", scam, "https://as.example.com/errors/scope"), &user, nil, jsonAccept...))
+	if e.Message != authorizationMessages["invalid_scope"] || e.AuthorizationServer.URI != "https://as.example.com/errors/scope" {
+		t.Errorf("invalid_scope: %q, uri %q", e.Message, e.AuthorizationServer.URI)
+	}
+	page = ht.do(http.MethodGet, callback("invalid_scope", scam, "https://as.example.com/errors/scope"), &user, nil).Body.String()
+	if strings.Contains(page, `href="https://as.example.com`) {
+		t.Errorf("the error page links the server's page:\n%s", page)
 	}
 }

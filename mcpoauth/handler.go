@@ -627,11 +627,28 @@ func (h *Handler[U]) authorizationFailed(w http.ResponseWriter, r *http.Request,
 	ase.Code = cleanASText(ase.Code)
 	ase.Description = cleanASText(ase.Description)
 	ase.URI = cleanASText(ase.URI)
-	msg := "The authorization server did not grant access."
-	if ase.Code == "access_denied" {
-		msg = "Access was denied at the authorization server, so nothing was connected."
+	if u, err := url.Parse(ase.URI); err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil {
+		ase.URI = "" // only an https page is worth showing, and never as a link
+	}
+	// The app's own words depend on the code alone; the server's text is
+	// shown as the server's, never as the app's.
+	msg, ok := authorizationMessages[ase.Code]
+	if !ok {
+		msg = "The authorization server did not grant access."
 	}
 	h.fail(w, r, http.StatusBadRequest, &ErrorResponse{Error: "authorization_failed", Message: msg, AuthorizationServer: ase})
+}
+
+// authorizationMessages are the app's words for the error codes of an
+// authorization response (RFC 6749 section 4.1.2.1).
+var authorizationMessages = map[string]string{
+	"access_denied":             "Access was denied at the authorization server, so nothing was connected.",
+	"invalid_scope":             "The authorization server does not offer the access this app asked for.",
+	"unauthorized_client":       "The authorization server does not let this app connect that way.",
+	"invalid_request":           "The authorization server could not read this app's request.",
+	"unsupported_response_type": "The authorization server does not support this app's way of connecting.",
+	"server_error":              "The authorization server failed. Try again later.",
+	"temporarily_unavailable":   "The authorization server is busy or down. Try again later.",
 }
 
 // disconnect answers POST {Prefix}/{server}/disconnect. Disconnecting a

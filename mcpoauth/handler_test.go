@@ -793,7 +793,7 @@ func TestHandlerCallbackShowsAuthorizationServerErrorsEscaped(t *testing.T) {
 	// Long texts are cut.
 	long := ht.prefix + "/callback?" + url.Values{"error": {"server_error"}, "error_description": {strings.Repeat("é", 500)}}.Encode()
 	e = decode[ErrorResponse](t, ht.do(http.MethodGet, long, &user, nil, jsonAccept...))
-	if d := e.AuthorizationServer.Description; d != strings.Repeat("é", maxASText)+"…" || e.Message != "The authorization server did not grant access." {
+	if d := e.AuthorizationServer.Description; d != strings.Repeat("é", maxASText)+"…" || e.Message != authorizationMessages["server_error"] {
 		t.Errorf("long description: %q (%q)", d, e.Message)
 	}
 
