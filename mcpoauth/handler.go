@@ -176,9 +176,13 @@ type HandlerConfig[U comparable] struct {
 	LoginURL string
 	// Logger receives internal errors (never tokens); nil: slog.Default().
 	Logger *slog.Logger
-	// RateLimiter limits connect and callback requests together, per
-	// user; nil: DefaultRateLimits, counted in Store's storage.
+	// RateLimiter limits connect requests, per user; nil:
+	// DefaultRateLimits, counted in Store's storage. Callbacks spend the
+	// states connects make and are not counted.
 	RateLimiter *RateLimiter[U]
+	// CallRateLimiter limits refresh and tools requests together, per
+	// user; nil: DefaultCallRateLimits, counted in Store's storage.
+	CallRateLimiter *RateLimiter[U]
 	// CrossOrigin refuses cross-site POSTs (CSRF); nil: a new
 	// http.CrossOriginProtection, which trusts same-origin requests only
 	// and answers others 403 cross_origin.
@@ -218,7 +222,7 @@ type connectFlow[U comparable] interface {
 // requests that accept application/json but not text/html, and to every
 // request when it has no Views. Every route but the client metadata
 // document needs a signed-in user; POSTs are refused cross-origin;
-// connect and callback are rate limited per user. Tokens are never shown
+// connect, refresh and tools are rate limited per user. Tokens are never shown
 // nor logged.
 type Handler[U comparable] struct {
 	flow        connectFlow[U]
@@ -230,6 +234,7 @@ type Handler[U comparable] struct {
 	loginURL    *url.URL
 	log         *slog.Logger
 	limiter     *RateLimiter[U]
+	callLimiter *RateLimiter[U]
 	csrf        *http.CrossOriginProtection
 	views       Views
 	prefix      string
@@ -296,7 +301,7 @@ func NewHandler[U comparable](cfg HandlerConfig[U]) (*Handler[U], error) {
 	}
 	h := &Handler[U]{
 		flow: cfg.Flow, store: cfg.Store, servers: cfg.Servers, clients: cfg.Clients,
-		currentUser: cfg.CurrentUser, log: cfg.Logger, limiter: cfg.RateLimiter, csrf: cfg.CrossOrigin,
+		currentUser: cfg.CurrentUser, log: cfg.Logger, limiter: cfg.RateLimiter, callLimiter: cfg.CallRateLimiter, csrf: cfg.CrossOrigin,
 		views: cfg.Views, prefix: cfg.Prefix, routes: routesUnder(cfg.Prefix),
 	}
 	h.listTools = h.toolsOf
@@ -319,6 +324,13 @@ func NewHandler[U comparable](cfg HandlerConfig[U]) (*Handler[U], error) {
 			return nil, err
 		}
 		h.limiter = l
+	}
+	if h.callLimiter == nil {
+		l, err := NewRateLimiter(cfg.Store, DefaultCallRateLimits...)
+		if err != nil {
+			return nil, err
+		}
+		h.callLimiter = l
 	}
 	if h.csrf == nil {
 		h.csrf = http.NewCrossOriginProtection()
@@ -584,10 +596,12 @@ func (h *Handler[U]) connect(w http.ResponseWriter, r *http.Request, user U) {
 
 // callback answers GET {Prefix}/callback, where the authorization server
 // sends the user back.
+//
+// Callbacks are not rate limited: one with an unknown state ends at the
+// database, before any request leaves the app, so another site sending
+// the browser here cannot use up the user's limit; one with a valid
+// state spends a state only a limited connect made, once.
 func (h *Handler[U]) callback(w http.ResponseWriter, r *http.Request, user U) {
-	if !h.allow(w, r, user) {
-		return
-	}
 	q := r.URL.Query()
 	cred, err := h.flow.Complete(r.Context(), user, q)
 	var ce *CallbackError
@@ -669,7 +683,7 @@ func (h *Handler[U]) disconnect(w http.ResponseWriter, r *http.Request, user U) 
 // now.
 func (h *Handler[U]) refresh(w http.ResponseWriter, r *http.Request, user U) {
 	key := r.PathValue("server")
-	if !h.knownServer(w, r, key) {
+	if !h.knownServer(w, r, key) || !h.allowCall(w, r, user) {
 		return
 	}
 	if _, err := h.flow.Refresh(r.Context(), user, key); err != nil {
@@ -683,7 +697,7 @@ func (h *Handler[U]) refresh(w http.ResponseWriter, r *http.Request, user U) {
 // listed with the user's token.
 func (h *Handler[U]) tools(w http.ResponseWriter, r *http.Request, user U) {
 	key := r.PathValue("server")
-	if !h.knownServer(w, r, key) {
+	if !h.knownServer(w, r, key) || !h.allowCall(w, r, user) {
 		return
 	}
 	tools, err := h.listTools(r.Context(), user, key)
@@ -752,15 +766,26 @@ func (h *Handler[U]) knownServer(w http.ResponseWriter, r *http.Request, key str
 	return false
 }
 
-// allow counts a connect or callback request against the user's rate
-// limits, answering 429 with Retry-After when it is over.
+// allow counts a connect request against the user's rate limits,
+// answering 429 with Retry-After when it is over.
 func (h *Handler[U]) allow(w http.ResponseWriter, r *http.Request, user U) bool {
-	ok, retry, err := h.limiter.Allow(r.Context(), user)
+	return h.allowBy(w, r, h.limiter, user, "Too many connection attempts")
+}
+
+// allowCall counts a refresh or tools request, each a request to the
+// authorization server or a new MCP session, against the user's call
+// limits.
+func (h *Handler[U]) allowCall(w http.ResponseWriter, r *http.Request, user U) bool {
+	return h.allowBy(w, r, h.callLimiter, user, "Too many requests to the MCP server")
+}
+
+func (h *Handler[U]) allowBy(w http.ResponseWriter, r *http.Request, limiter *RateLimiter[U], user U, what string) bool {
+	ok, retry, err := limiter.Allow(r.Context(), user)
 	if err != nil {
 		h.internal(w, r, "rate limit", err)
 		return false
 	}
-	if err := h.limiter.sweepIfDue(r.Context()); err != nil {
+	if err := limiter.sweepIfDue(r.Context()); err != nil {
 		h.log.WarnContext(r.Context(), "mcpoauth: delete expired rate limits", "err", err)
 	}
 	if ok {
@@ -769,7 +794,7 @@ func (h *Handler[U]) allow(w http.ResponseWriter, r *http.Request, user U) bool 
 	secs := int64((retry + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	h.fail(w, r, http.StatusTooManyRequests, &ErrorResponse{Error: "rate_limited",
-		Message: "Too many connection attempts. Try again in " + humanDuration(secs) + "."})
+		Message: what + ". Try again in " + humanDuration(secs) + "."})
 	return false
 }
 

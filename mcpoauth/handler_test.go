@@ -78,8 +78,23 @@ type fakeFlow struct {
 	authURL  string
 	complete func(callback url.Values) (*Credential[testUser], error)
 
-	mu      sync.Mutex
-	started []startCall
+	mu        sync.Mutex
+	started   []startCall
+	refreshed int
+}
+
+// Refresh counts the refreshes that reach the flow, then refreshes.
+func (f *fakeFlow) Refresh(ctx context.Context, userID testUser, serverKey string) (*Credential[testUser], error) {
+	f.mu.Lock()
+	f.refreshed++
+	f.mu.Unlock()
+	return f.Flow.Refresh(ctx, userID, serverKey)
+}
+
+func (f *fakeFlow) refreshes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refreshed
 }
 
 type startCall struct {
@@ -617,7 +632,7 @@ func TestHandlerUnknownServer(t *testing.T) {
 	}
 }
 
-func TestHandlerRateLimitsConnectAndCallback(t *testing.T) {
+func TestHandlerRateLimitsConnect(t *testing.T) {
 	ht := newHandlerTest(t, nil)
 	user, other := seedUser(t, ht.db), seedUser(t, ht.db)
 	ht.flow.complete = func(url.Values) (*Credential[testUser], error) {
@@ -627,15 +642,13 @@ func TestHandlerRateLimitsConnectAndCallback(t *testing.T) {
 		return ht.do(http.MethodGet, ht.prefix+"/callback?code=c&state=s", &u, nil, jsonAccept...)
 	}
 
-	// Five a minute, connect and callback together.
-	for i := range 5 {
-		if i == 2 {
-			wantStatus(t, callback(user), http.StatusSeeOther)
-			continue
-		}
+	// Five a minute; callbacks spend the states connects made, and are
+	// not counted.
+	for range 5 {
 		wantRedirect(t, ht.connect(user, DefaultServerKey), ht.flow.authURL)
+		wantStatus(t, callback(user), http.StatusSeeOther)
 	}
-	for _, rec := range []*httptest.ResponseRecorder{ht.connect(user, DefaultServerKey, jsonAccept...), callback(user)} {
+	for _, rec := range []*httptest.ResponseRecorder{ht.connect(user, DefaultServerKey, jsonAccept...)} {
 		wantStatus(t, rec, http.StatusTooManyRequests)
 		// The clock is at 09:00:30: the minute's window ends in 30 seconds.
 		if ra := rec.Header().Get("Retry-After"); ra != "30" {
@@ -646,8 +659,8 @@ func TestHandlerRateLimitsConnectAndCallback(t *testing.T) {
 			t.Errorf("error %+v", e)
 		}
 	}
-	if n := len(ht.flow.starts()); n != 4 {
-		t.Errorf("%d flows started, want 4: a refused request must not reach the flow", n)
+	if n := len(ht.flow.starts()); n != 5 {
+		t.Errorf("%d flows started, want 5: a refused request must not reach the flow", n)
 	}
 	// Another user has limits of their own.
 	wantStatus(t, ht.connect(other, DefaultServerKey), http.StatusSeeOther)
@@ -674,6 +687,58 @@ func TestHandlerRateLimitsConnectAndCallback(t *testing.T) {
 	// The list and the other routes are not limited.
 	wantStatus(t, ht.do(http.MethodGet, ht.prefix, &user, nil), http.StatusOK)
 	wantStatus(t, ht.do(http.MethodPost, ht.prefix+"/default/disconnect", &user, nil), http.StatusSeeOther)
+}
+
+// Attack 4: another site sending the browser to the callback with bogus
+// states used up the connect limit, locking the user out for a day.
+// Callbacks count nothing now: the user can still connect.
+func TestAttackCallbacksDoNotLockTheUserOut(t *testing.T) {
+	ht := newHandlerTest(t, nil)
+	user := seedUser(t, ht.db)
+	ht.flow.complete = func(url.Values) (*Credential[testUser], error) { return nil, ErrStateInvalid }
+	for range 30 {
+		rec := ht.do(http.MethodGet, ht.prefix+"/callback?code=c&state=forged", &user, nil, jsonAccept...)
+		if rec.Code == http.StatusTooManyRequests {
+			t.Fatal("a forged callback was rate limited: it counted against the user")
+		}
+	}
+	wantRedirect(t, ht.connect(user, DefaultServerKey), ht.flow.authURL)
+}
+
+// Attack 4: Refresh and the tools page had no limit (30 refresh POSTs
+// were 30 refresh grants; 10 tools pages, 10 MCP sessions). They share
+// DefaultCallRateLimits now; refused requests reach nothing.
+func TestAttackRefreshAndToolsAreRateLimited(t *testing.T) {
+	ht := newHandlerTest(t, nil)
+	user := seedUser(t, ht.db)
+	listed := 0
+	ht.h.listTools = func(context.Context, testUser, string) ([]*mcp.Tool, error) { listed++; return nil, nil }
+	limit := DefaultCallRateLimits[0].Max
+	ok, limited := 0, 0
+	for i := range 30 {
+		var rec *httptest.ResponseRecorder
+		if i%2 == 0 {
+			rec = ht.do(http.MethodPost, ht.prefix+"/default/refresh", &user, nil, jsonAccept...)
+		} else {
+			rec = ht.do(http.MethodGet, ht.prefix+"/default/tools", &user, nil, jsonAccept...)
+		}
+		if rec.Code == http.StatusTooManyRequests {
+			limited++
+			if e := decode[ErrorResponse](t, rec); e.Error != "rate_limited" || !strings.Contains(e.Message, "MCP server") {
+				t.Errorf("refused: %+v", e)
+			}
+		} else {
+			ok++
+		}
+	}
+	if ok != limit || limited != 30-limit {
+		t.Errorf("%d answered, %d refused; want %d and %d", ok, limited, limit, 30-limit)
+	}
+	if refreshes := ht.flow.refreshes(); refreshes+listed != limit {
+		t.Errorf("%d refreshes and %d tool lists reached the servers, want %d in all", refreshes, listed, limit)
+	}
+	// Connecting has a limit of its own.
+	wantRedirect(t, ht.connect(user, DefaultServerKey), ht.flow.authURL)
 }
 
 func TestHandlerUsesTheConfiguredRateLimiter(t *testing.T) {

@@ -23,6 +23,14 @@ var DefaultRateLimits = []RateLimit{
 	{Name: "flow-day", Max: 20, Window: 24 * time.Hour},
 }
 
+// DefaultCallRateLimits are the limits on the Refresh button and the tools
+// page, counted together: each is a request to the authorization server
+// or a new MCP session. 20 a minute and 500 a day per user.
+var DefaultCallRateLimits = []RateLimit{
+	{Name: "calls-minute", Max: 20, Window: time.Minute},
+	{Name: "calls-day", Max: 500, Window: 24 * time.Hour},
+}
+
 // rateLimitSweepEvery is how often a limiter deletes the counts of
 // windows that have ended, at most.
 const rateLimitSweepEvery = 10 * time.Minute
