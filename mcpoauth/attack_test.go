@@ -2,12 +2,14 @@ package mcpoauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The attack cases of a security review, each a test that failed before
@@ -161,5 +163,97 @@ func TestAttackSpoofedErrorPage(t *testing.T) {
 	page = ht.do(http.MethodGet, callback("invalid_scope", scam, "https://as.example.com/errors/scope"), &user, nil).Body.String()
 	if strings.Contains(page, `href="https://as.example.com`) {
 		t.Errorf("the error page links the server's page:\n%s", page)
+	}
+}
+
+// Attack 2: discovery followed URLs a malicious server handed out to
+// loopback, private and link-local addresses (the cloud metadata service
+// at 169.254.169.254), and our client had switched off go-sdk's guard.
+// The registry's client checks every resolved address at dial time.
+func TestAttackDiscoveryReachesInternalAddresses(t *testing.T) {
+	evil, hits := evilServer(t)
+	reg, err := NewRegistry(Server{Key: "default", URL: "https://mcp.example.com/mcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := reg.httpClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	get := func(c *http.Client, target string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	port := evil[strings.LastIndex(evil, ":"):]
+	for _, target := range []string{
+		evil,                      // 127.0.0.1
+		"http://localhost" + port, // a name resolving to loopback
+		"http://[::ffff:127.0.0.1]" + port,
+		"http://169.254.169.254/latest/meta-data/",
+		"http://10.0.0.1/token",
+		"http://192.168.1.1/",
+		"http://0.0.0.0" + port,
+		"http://100.64.0.1/",
+	} {
+		if err := get(hc, target); !errors.Is(err, errInternalAddress) {
+			t.Errorf("GET %s: %v, want it refused as an internal address", target, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the internal server got %d requests", n)
+	}
+
+	// The allow list opens a host or a network, for an authorization
+	// server inside the company network.
+	g, err := newDialGuard(reg, " 127.0.0.0/8 , as.internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := get(guardedHTTPClient(g), evil); err != nil || hits.Load() != 1 {
+		t.Errorf("GET %s with 127.0.0.0/8 allowed: %v, %d requests", evil, err, hits.Load())
+	}
+	if _, err := newDialGuard(reg, "10.0.0.0/99"); err == nil || !strings.Contains(err.Error(), AllowPrivateHostsEnv) {
+		t.Errorf("a bad network in the allow list: %v", err)
+	}
+}
+
+// Local development: a configured MCP server on loopback lets the app
+// reach loopback (its authorization server is usually there too), but a
+// redirect to another host is refused.
+func TestDialGuardForLocalDevelopment(t *testing.T) {
+	evil, hits := evilServer(t)
+	var other string
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other+"/elsewhere", http.StatusFound)
+	}))
+	defer redirector.Close()
+	other = strings.Replace(evil, "127.0.0.1", "localhost", 1)
+	reg, err := NewRegistry(Server{Key: "default", URL: redirector.URL + "/mcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := reg.httpClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(evil)
+	if err != nil {
+		t.Fatalf("GET %s with a loopback MCP server configured: %v", evil, err)
+	}
+	resp.Body.Close()
+	if _, err := hc.Get(redirector.URL + "/mcp"); err == nil || !strings.Contains(err.Error(), "another host") {
+		t.Errorf("a redirect to another host: %v, want it refused", err)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d requests reached the other host, want only the direct one", n)
 	}
 }

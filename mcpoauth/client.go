@@ -66,7 +66,7 @@ func (e *InsufficientScopeError) Is(target error) bool { return target == ErrIns
 type Clients[U comparable] struct {
 	Store          *Store[U]
 	Servers        *Registry
-	HTTPClient     *http.Client        // nil: a client with timeouts, shared by the process
+	HTTPClient     *http.Client        // nil: a client with timeouts and the internal-address guard, one per Registry
 	Implementation *mcp.Implementation // name and version sent to servers; nil: "mcpgen app"
 	Logger         *slog.Logger        // nil: slog.Default()
 	// RefreshWindow is how long before expiry a token is renewed; 0 means
@@ -136,7 +136,14 @@ func (c *Clients[U]) env() (*oauthEnv[U], error) {
 	case c.Servers == nil:
 		return nil, errors.New("mcpoauth: clients has no server registry")
 	}
-	return newOAuthEnv(c.Store, c.HTTPClient, nil, c.Logger, &c.meta, &c.flights, c.RefreshWindow), nil
+	hc := c.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = c.Servers.httpClient(); err != nil {
+			return nil, err
+		}
+	}
+	return newOAuthEnv(c.Store, hc, nil, c.Logger, &c.meta, &c.flights, c.RefreshWindow), nil
 }
 
 // For connects to an MCP server as the user and returns the session; the

@@ -69,7 +69,7 @@ type Flow[U comparable] struct {
 	RedirectURL       string           // the exact callback URL registered with authorization servers
 	ClientMetadataURL string           // where the app serves its client ID metadata document; optional
 	ClientName        string           // client_name for registration; "" is "mcpgen app"
-	HTTPClient        *http.Client     // nil: a client with timeouts, shared by the process
+	HTTPClient        *http.Client     // nil: a client with timeouts and the internal-address guard, one per Registry
 	Now               func() time.Time // nil: the Store's clock
 	Logger            *slog.Logger     // nil: slog.Default(); tokens, codes and verifiers are never logged
 	RefreshWindow     time.Duration    // as Clients.RefreshWindow
@@ -156,7 +156,14 @@ func (f *Flow[U]) env() (*oauthEnv[U], error) {
 	case f.Servers == nil:
 		return nil, errors.New("mcpoauth: flow has no server registry")
 	}
-	return newOAuthEnv(f.Store, f.HTTPClient, f.Now, f.Logger, &f.meta, &f.flights, f.RefreshWindow), nil
+	hc := f.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = f.Servers.httpClient(); err != nil {
+			return nil, err
+		}
+	}
+	return newOAuthEnv(f.Store, hc, f.Now, f.Logger, &f.meta, &f.flights, f.RefreshWindow), nil
 }
 
 func (f *Flow[U]) clientName() string {

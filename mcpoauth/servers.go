@@ -3,9 +3,11 @@ package mcpoauth
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // DefaultServerKey is the registry key of the server DEFAULT_MCP_SERVER_URL
@@ -32,6 +34,10 @@ type Server struct {
 // flow and client use Lookup, ByURL, Default and resolve, so keep those.
 type Registry struct {
 	servers []Server // sorted by key
+
+	clientOnce sync.Once // see httpClient
+	client     *http.Client
+	clientErr  error
 }
 
 // NewRegistry returns a registry of servers. Keys must be unique, made of
