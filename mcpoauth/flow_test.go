@@ -757,3 +757,41 @@ func TestFlowNeverLogsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Refresh in the field: some servers refuse a refresh while the access
+// token is still valid. The token serves until it expires, the session
+// does not ask again before then, and only a refusal after expiry ends
+// the connection.
+func TestRefreshRefusedEarlyKeepsTheToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFlowFixture(t)
+	user := seedUser(t, f.db)
+	f.connect(t, user, "")
+	f.as.RefuseRefresh = true
+	f.clock.Advance(56 * time.Minute) // within the 5-minute window of the hour's token
+
+	session, err := f.clients.For(ctx, user, nil)
+	if err != nil {
+		t.Fatalf("For with a refresh refused early: %v", err)
+	}
+	for range 3 {
+		if who := whoami(t, session); who == "" {
+			t.Error("whoami answered nobody")
+		}
+	}
+	session.Close()
+	if n := len(f.as.RefreshRequests()); n != 1 {
+		t.Errorf("%d refresh requests, want 1: a session does not ask again before the token expires", n)
+	}
+	if c, err := f.store.FindCredential(ctx, user, f.as.MCPURL); err != nil || c.ReauthRequired() {
+		t.Fatalf("credential after an early refusal: %v, %v; want it usable", c, err)
+	}
+
+	f.clock.Advance(5 * time.Minute) // expired
+	if _, err := f.clients.For(ctx, user, nil); !errors.Is(err, ErrReauthRequired) {
+		t.Errorf("For after expiry with refreshes refused: %v, want ErrReauthRequired", err)
+	}
+	if c, err := f.store.FindCredential(ctx, user, f.as.MCPURL); err != nil || !c.ReauthRequired() {
+		t.Errorf("credential after a refusal at expiry: %v, %v; want reauth required", c, err)
+	}
+}

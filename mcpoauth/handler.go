@@ -809,6 +809,9 @@ func (h *Handler[U]) serverError(w http.ResponseWriter, r *http.Request, key, op
 	case errors.Is(err, ErrReauthRequired):
 		h.fail(w, r, http.StatusConflict, &ErrorResponse{Error: "reauth_required", Server: key,
 			Message: "Your connection to " + key + " has to be renewed: connect again."})
+	case errors.Is(err, errRefusedEarly):
+		h.fail(w, r, http.StatusConflict, &ErrorResponse{Error: "refresh_refused_early", Server: key,
+			Message: "The server would not renew your connection to " + key + " before its access expires; it keeps working until then, and you will be asked to connect again if it is not renewed."})
 	case errors.As(err, &scope):
 		h.fail(w, r, http.StatusForbidden, &ErrorResponse{Error: "insufficient_scope", Server: key, Scope: scope.Scope,
 			Message: "This needs more access than you granted to " + key + ": connect again to grant it."})

@@ -1421,12 +1421,26 @@ func TestHandlerEndToEnd(t *testing.T) {
 		t.Errorf("tools after the step-up: %+v", tools)
 	}
 
-	// A refused refresh: connect again.
+	// A refresh refused while the access token is valid: it keeps
+	// working, and the list does not ask to connect again.
 	f.as.RefuseRefresh = true
 	rec = ht.do(http.MethodPost, p+"/default/refresh", &user, nil, jsonAccept...)
 	wantStatus(t, rec, http.StatusConflict)
+	if e := decode[ErrorResponse](t, rec); e.Error != "refresh_refused_early" {
+		t.Errorf("refresh refused early: %+v", e)
+	}
+	list = decode[ConnectionList](t, ht.do(http.MethodGet, p, &user, nil, jsonAccept...))
+	if list.Connections[0].ReauthRequired {
+		t.Errorf("after a refresh refused early: %+v", list.Connections[0])
+	}
+	if tools = decode[ToolList](t, ht.do(http.MethodGet, p+"/default/tools", &user, nil, jsonAccept...)); len(tools.Tools) != 1 {
+		t.Errorf("tools after a refresh refused early: %+v", tools)
+	}
+	// Once the server rejects the token too, refused again: connect again.
+	f.as.invalidateAccessTokens()
+	rec = ht.do(http.MethodGet, p+"/default/tools", &user, nil, jsonAccept...)
 	if e := decode[ErrorResponse](t, rec); e.Error != "reauth_required" {
-		t.Errorf("refused refresh: %+v", e)
+		t.Errorf("refused refresh of a rejected token: %d %+v", rec.Code, e)
 	}
 	list = decode[ConnectionList](t, ht.do(http.MethodGet, p, &user, nil, jsonAccept...))
 	if !list.Connections[0].ReauthRequired {

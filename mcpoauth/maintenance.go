@@ -66,7 +66,7 @@ type RefreshOptions struct {
 type RefreshReport struct {
 	Refreshed      int `json:"refreshed"`       // renewed, by this run or by another process just before
 	ReauthRequired int `json:"reauth_required"` // refused by the authorization server: user notified
-	Skipped        int `json:"skipped"`         // server no longer configured, or no refresh token to use
+	Skipped        int `json:"skipped"`         // server no longer configured, no refresh token to use, or refused before expiry
 	Failed         int `json:"failed"`          // other errors; tried again on the next run
 }
 
@@ -163,6 +163,8 @@ func (c *Clients[U]) RefreshExpiring(ctx context.Context, opts *RefreshOptions, 
 				report.Refreshed++
 			case errors.Is(err, ErrNotAuthenticated):
 				report.Skipped++ // disconnected meanwhile
+			case errors.Is(err, errRefusedEarly):
+				report.Skipped++ // the token serves until it expires; the run after that decides
 			case errors.Is(err, ErrReauthRequired):
 				report.ReauthRequired++
 				_ = NotifyJobFailure(ctx, notify, log, cred.UserID, srv.Key, err) // logs a failed notification itself

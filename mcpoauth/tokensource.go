@@ -109,6 +109,7 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 
 	var stored *Credential[U]
 	var refusal error
+	early := false // refused while the access token is still valid
 	err = e.store.UpdateCredentialLocked(ctx, userID, server.URL, func(c *Credential[U]) (*Credential[U], error) {
 		now := e.now()
 		switch {
@@ -136,6 +137,14 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 		var te *tokenEndpointError
 		if errors.As(err, &te) && te.refused() {
 			refusal = te
+			if mode != refreshIfRejected && !c.Expired(now) {
+				// Some servers refuse early refreshes: the access token
+				// still works, and serves until it expires; only a
+				// refusal then, or of a token the server rejected, ends
+				// the connection.
+				early, stored = true, c
+				return nil, nil
+			}
 			next.ReauthRequiredAt = now
 			stored = &next
 			return &next, nil
@@ -157,12 +166,20 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 		return nil, ErrNotAuthenticated // disconnected meanwhile
 	case err != nil:
 		return nil, err
+	case early:
+		e.log.Warn("mcpoauth: refresh refused before the access token expired; using it until then", "user_id", userID, "server", server.Key, "error", refusal)
+		return stored, fmt.Errorf("%w: %w", errRefusedEarly, refusal)
 	case refusal != nil:
 		e.log.Warn("mcpoauth: refresh refused; the user must reconnect", "user_id", userID, "server", server.Key, "error", refusal)
 		return nil, fmt.Errorf("%w: %w", ErrReauthRequired, refusal)
 	}
 	return stored, nil
 }
+
+// errRefusedEarly is a refresh the authorization server refused while the
+// access token was still valid: the credential is returned with it, and
+// stays usable until the token expires.
+var errRefusedEarly = errors.New("refresh refused before the access token expired")
 
 // refreshClient is the client to authenticate a refresh as: the one the
 // credential was issued to, with the configured secret when it is the
@@ -352,6 +369,9 @@ type OAuthHandler[U comparable] struct {
 	mu         sync.Mutex
 	cred       *Credential[U] // as last read or refreshed; nil until first use
 	lastForced string         // access token obtained after a 401; a 401 for it too means giving up
+	// refusedEarly is the access token whose refresh the server refused
+	// before it expired: no other attempt until it does.
+	refusedEarly string
 }
 
 var _ auth.OAuthHandler = (*OAuthHandler[string])(nil)
@@ -390,9 +410,14 @@ func (h *OAuthHandler[U]) token(ctx context.Context) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("mcpoauth: %q: %w", h.server.Key, ErrReauthRequired)
 	}
 	now := h.env.now()
-	if h.cred.ExpiresSoon(now, h.env.window) {
+	// After a refusal before expiry the token serves until it expires;
+	// asking again before then would only be refused again.
+	retry := h.refusedEarly != h.cred.Token.AccessToken || h.cred.Expired(now)
+	if h.cred.ExpiresSoon(now, h.env.window) && retry {
 		c, err := h.env.refresh(ctx, h.userID, h.server, refreshIfExpiring, "")
 		switch {
+		case errors.Is(err, errRefusedEarly):
+			h.refusedEarly = h.cred.Token.AccessToken
 		case err == nil:
 			h.cred = c
 		case errors.Is(err, ErrReauthRequired), errors.Is(err, ErrNotAuthenticated), h.cred.Expired(now):
