@@ -93,7 +93,7 @@ func TestAttackTamperedStateColumns(t *testing.T) {
 				}
 			}
 			f.db.mu.Unlock()
-			if _, err := f.flow.Complete(ctx, user, callback); err == nil {
+			if _, err := f.flow.Complete(ctx, user, "default", callback); err == nil {
 				t.Errorf("Complete with the state's %s changed succeeded", column)
 			}
 			if n := hits.Load(); n != 0 {
@@ -139,7 +139,7 @@ func TestAttackSpoofedErrorPage(t *testing.T) {
 		return nil, &CallbackError{Code: cb.Get("error"), Description: cb.Get("error_description"), URI: cb.Get("error_uri")}
 	}
 	callback := func(code, desc, uri string) string {
-		return ht.prefix + "/callback?" + url.Values{"error": {code}, "error_description": {desc}, "error_uri": {uri}, "state": {"s"}}.Encode()
+		return ht.prefix + "/default/callback?" + url.Values{"error": {code}, "error_description": {desc}, "error_uri": {uri}, "state": {"s"}}.Encode()
 	}
 	const scam = "Your account is suspended. Call 555-0100 now."
 	page := ht.do(http.MethodGet, callback("access_denied", scam, "http://evil.example/pay"), &user, nil).Body.String()
@@ -255,5 +255,40 @@ func TestDialGuardForLocalDevelopment(t *testing.T) {
 	}
 	if n := hits.Load(); n != 1 {
 		t.Errorf("%d requests reached the other host, want only the direct one", n)
+	}
+}
+
+// Attack 3, mix-up (RFC 9700 section 4.4): one redirect URI served every
+// server, so an authorization server that sends no iss could bounce the
+// victim to another server's authorization server and have the code
+// come back as its own flow's, to be exchanged, with the verifier, at
+// its token endpoint. Each server has its own redirect URI now, and a
+// flow completes only at its own.
+func TestAttackMixUpAcrossServers(t *testing.T) {
+	ctx := context.Background()
+	f := newFlowFixture(t)
+	user := seedUser(t, f.db)
+	if a, b := f.flow.RedirectURLFor("default"), f.flow.RedirectURLFor("sse"); a == b {
+		t.Fatalf("both servers have the redirect URI %s", a)
+	}
+	authURL, err := f.flow.Start(ctx, user, "sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(authURL)
+	if got := u.Query().Get("redirect_uri"); got != f.flow.RedirectURLFor("sse") {
+		t.Errorf("redirect_uri %q, want the server's own %q", got, f.flow.RedirectURLFor("sse"))
+	}
+	callback := f.as.authorize(t, authURL)
+	issued := len(f.as.Issued())
+	if _, err := f.flow.Complete(ctx, user, "default", callback); !errors.Is(err, ErrIssuerMismatch) {
+		t.Errorf("the sse flow completed at default's redirect URI: %v, want ErrIssuerMismatch", err)
+	}
+	if n := len(f.as.Issued()) - issued; n != 0 {
+		t.Errorf("%d tokens issued: the code was exchanged", n)
+	}
+	// The state was spent: not even its own callback completes it now.
+	if _, err := f.flow.Complete(ctx, user, "sse", callback); !errors.Is(err, ErrStateInvalid) {
+		t.Errorf("the spent state at its own redirect URI: %v, want ErrStateInvalid", err)
 	}
 }

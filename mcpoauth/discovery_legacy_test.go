@@ -37,6 +37,21 @@ func legacyServer(t *testing.T, challenge string, routes func(origin string) map
 	return newOAuthEnv(store, srv.Client(), nil, nil, &metadataCache{}, nil, 0), srv.URL + "/mcp"
 }
 
+// discover runs discovery for server: its resource metadata, then its
+// authorization server's.
+func discover(t *testing.T, env *oauthEnv[testUser], server string) (*resourceInfo, *oauthex.AuthServerMeta) {
+	t.Helper()
+	ri, err := env.discoverResource(context.Background(), server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asm, err := env.authServer(context.Background(), ri.issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ri, asm
+}
+
 func asMetadata(issuer, base string) map[string]any {
 	return map[string]any{
 		"issuer":                           issuer,
@@ -60,14 +75,7 @@ func TestRootResourceMetadataNamesTheOrigin(t *testing.T) {
 			"/.well-known/oauth-authorization-server/tenant1": asMetadata(origin+"/tenant1", origin+"/tenant1"),
 		}
 	})
-	ri, err := env.discoverResource(context.Background(), server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asm, err := env.authServer(context.Background(), ri.issuer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, asm := discover(t, env, server)
 	if want := server[:len(server)-len("/mcp")] + "/tenant1/token"; asm.TokenEndpoint != want {
 		t.Errorf("token endpoint %q, want %q", asm.TokenEndpoint, want)
 	}
@@ -110,14 +118,7 @@ func TestServerWithoutResourceMetadata(t *testing.T) {
 // at the origin (auth/2025-03-26-oauth-endpoint-fallback).
 func TestServerWithoutAnyMetadata(t *testing.T) {
 	env, server := legacyServer(t, `Bearer`, func(string) map[string]any { return nil })
-	ri, err := env.discoverResource(context.Background(), server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asm, err := env.authServer(context.Background(), ri.issuer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, asm := discover(t, env, server)
 	origin := server[:len(server)-len("/mcp")]
 	if asm.AuthorizationEndpoint != origin+"/authorize" || asm.TokenEndpoint != origin+"/token" || asm.RegistrationEndpoint != origin+"/register" {
 		t.Errorf("endpoints %+v: want /authorize, /token, /register at %s", asm, origin)

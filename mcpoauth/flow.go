@@ -66,7 +66,7 @@ func (e *CallbackError) Error() string {
 type Flow[U comparable] struct {
 	Store             *Store[U]
 	Servers           *Registry
-	RedirectURL       string           // the exact callback URL registered with authorization servers
+	RedirectURL       string           // {base}{prefix}/callback; each server's redirect URI is {base}{prefix}/{key}/callback (RedirectURLFor)
 	ClientMetadataURL string           // where the app serves its client ID metadata document; optional
 	ClientName        string           // client_name for registration; "" is "mcpgen app"
 	HTTPClient        *http.Client     // nil: a client with timeouts and the internal-address guard, one per Registry
@@ -173,6 +173,26 @@ func (f *Flow[U]) clientName() string {
 	return defaultAppName
 }
 
+// RedirectURLFor is the redirect URI of the server with key serverKey:
+// {base}{prefix}/{key}/callback for a RedirectURL of {base}{prefix}/callback
+// (else RedirectURL + "/" + the key). Each server has its own, so a
+// callback says which server's flow it ends.
+func (f *Flow[U]) RedirectURLFor(serverKey string) string {
+	if base, ok := strings.CutSuffix(f.RedirectURL, "/callback"); ok {
+		return base + "/" + serverKey + "/callback"
+	}
+	return strings.TrimRight(f.RedirectURL, "/") + "/" + serverKey
+}
+
+// redirectURLs are the redirect URIs of every configured server.
+func (f *Flow[U]) redirectURLs() []string {
+	var out []string
+	for _, s := range f.Servers.All() {
+		out = append(out, f.RedirectURLFor(s.Key))
+	}
+	return out
+}
+
 // Start begins connecting the user to the server with key serverKey (""
 // for the default one) and returns the authorization URL to redirect the
 // browser to. It discovers the server's authorization server, refuses one
@@ -216,7 +236,7 @@ func (f *Flow[U]) StartWithScope(ctx context.Context, userID U, serverKey string
 		return fail(err)
 	}
 	client, err := e.clientIdentity(ctx, clientRequest{
-		server: server, asm: asm, redirectURL: f.RedirectURL, cimdURL: f.ClientMetadataURL,
+		server: server, asm: asm, redirectURL: f.RedirectURLFor(server.Key), redirectURIs: f.redirectURLs(), cimdURL: f.ClientMetadataURL,
 		clientName: f.clientName(), register: true,
 	})
 	if err != nil {
@@ -253,14 +273,14 @@ func (f *Flow[U]) StartWithScope(ctx context.Context, userID U, serverKey string
 		ServerURL:      server.URL,
 		Verifier:       verifier,
 		Issuer:         asm.Issuer,
-		RedirectURI:    f.RedirectURL,
+		RedirectURI:    f.RedirectURLFor(server.Key),
 		RequestedScope: scope,
 		ExpiresAt:      e.now().Add(DefaultStateTTL),
 	}
 	if err := e.store.CreateState(ctx, st); err != nil {
 		return fail(err)
 	}
-	cfg := oauth2Config(client, asm, f.RedirectURL, scope)
+	cfg := oauth2Config(client, asm, f.RedirectURLFor(server.Key), scope)
 	return cfg.AuthCodeURL(st.StateParam,
 		oauth2.S256ChallengeOption(verifier),
 		oauth2.SetAuthURLParam("resource", server.URL),
@@ -273,8 +293,12 @@ func (f *Flow[U]) StartWithScope(ctx context.Context, userID U, serverKey string
 // next), the iss parameter must be the flow's issuer (RFC 9207), and the
 // code is exchanged, with the PKCE verifier and the resource, for the
 // token stored as the user's credential. An error answer of the server is
-// a *CallbackError.
-func (f *Flow[U]) Complete(ctx context.Context, userID U, callback url.Values) (*Credential[U], error) {
+// a *CallbackError. serverKey is the server whose redirect URI the
+// browser came back to (RedirectURLFor): a state of another server's flow
+// is refused there, so an authorization server cannot have a code meant
+// for another one sent to its own token endpoint (mix-up, RFC 9700
+// section 4.4).
+func (f *Flow[U]) Complete(ctx context.Context, userID U, serverKey string, callback url.Values) (*Credential[U], error) {
 	e, err := f.env()
 	if err != nil {
 		return nil, err
@@ -299,6 +323,9 @@ func (f *Flow[U]) Complete(ctx context.Context, userID U, callback url.Values) (
 	server, ok := f.Servers.ByURL(st.ServerURL)
 	if !ok {
 		return fail(fmt.Errorf("server %s: %w", st.ServerURL, ErrUnknownServer))
+	}
+	if server.Key != serverKey || st.RedirectURI != f.RedirectURLFor(server.Key) {
+		return fail(fmt.Errorf("%w: the flow for %q came back to the redirect URI of %q", ErrIssuerMismatch, server.Key, printable(serverKey, 64)))
 	}
 	asm, err := e.authServer(ctx, st.Issuer)
 	if err != nil {
@@ -326,7 +353,7 @@ func (f *Flow[U]) Complete(ctx context.Context, userID U, callback url.Values) (
 	}
 
 	client, err := e.clientIdentity(ctx, clientRequest{
-		server: server, asm: asm, redirectURL: st.RedirectURI, cimdURL: f.ClientMetadataURL,
+		server: server, asm: asm, redirectURL: st.RedirectURI, redirectURIs: f.redirectURLs(), cimdURL: f.ClientMetadataURL,
 		clientName: f.clientName(), register: false,
 	})
 	if err != nil {
@@ -441,7 +468,7 @@ func (f *Flow[U]) ClientMetadata() (*ClientMetadataDocument, error) {
 	return &ClientMetadataDocument{
 		ClientID:                f.ClientMetadataURL,
 		ClientName:              f.clientName(),
-		RedirectURIs:            []string{f.RedirectURL},
+		RedirectURIs:            f.redirectURLs(),
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		ResponseTypes:           []string{"code"},
 		TokenEndpointAuthMethod: authMethodNone,

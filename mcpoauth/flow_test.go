@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +76,10 @@ func (f *flowFixture) connect(t testing.TB, user testUser, key string) *Credenti
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	cred, err := f.flow.Complete(context.Background(), user, f.as.authorize(t, authURL))
+	if key == "" {
+		key = "default"
+	}
+	cred, err := f.flow.Complete(context.Background(), user, key, f.as.authorize(t, authURL))
 	if err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
@@ -129,7 +133,7 @@ func TestFlowDiscoversFromTheChallenge(t *testing.T) {
 
 	for name, want := range map[string]string{
 		"response_type":         "code",
-		"redirect_uri":          testRedirectURL,
+		"redirect_uri":          "http://127.0.0.1:8080/mcp_connections/default/callback", // the server's own
 		"resource":              f.as.MCPURL,
 		"code_challenge_method": "S256",
 		"scope":                 "mcp:read mcp:write", // all the server supports: none configured
@@ -237,7 +241,7 @@ func TestFlowUsesClientIDMetadataDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc.ClientID != f.flow.ClientMetadataURL || len(doc.RedirectURIs) != 1 || doc.RedirectURIs[0] != testRedirectURL {
+	if want := []string{f.flow.RedirectURLFor("default"), f.flow.RedirectURLFor("sse")}; doc.ClientID != f.flow.ClientMetadataURL || !slices.Equal(doc.RedirectURIs, want) {
 		t.Errorf("client metadata document = %+v", doc)
 	}
 }
@@ -255,7 +259,7 @@ func TestFlowRoundTrip(t *testing.T) {
 	if ok, err := f.store.HasCredential(ctx, user, f.as.MCPURL); err != nil || ok {
 		t.Fatalf("after Start, HasCredential = %v, %v; want false", ok, err)
 	}
-	cred, err := f.flow.Complete(ctx, user, f.as.authorize(t, authURL))
+	cred, err := f.flow.Complete(ctx, user, "default", f.as.authorize(t, authURL))
 	if err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
@@ -290,7 +294,7 @@ func TestFlowKeepsSeveralPendingFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, authURL := range []string{second, first} {
-		if _, err := f.flow.Complete(ctx, user, f.as.authorize(t, authURL)); err != nil {
+		if _, err := f.flow.Complete(ctx, user, "default", f.as.authorize(t, authURL)); err != nil {
 			t.Errorf("Complete: %v", err)
 		}
 	}
@@ -313,7 +317,7 @@ func TestFlowChecksIssuer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.flow.Complete(ctx, user, f.as.authorize(t, authURL)); !errors.Is(err, ErrIssuerMismatch) {
+			if _, err := f.flow.Complete(ctx, user, "default", f.as.authorize(t, authURL)); !errors.Is(err, ErrIssuerMismatch) {
 				t.Errorf("Complete: err = %v, want ErrIssuerMismatch", err)
 			}
 			if ok, _ := f.store.HasCredential(ctx, user, f.as.MCPURL); ok {
@@ -332,13 +336,13 @@ func TestFlowRejectsAnotherUsersState(t *testing.T) {
 		t.Fatal(err)
 	}
 	callback := f.as.authorize(t, authURL)
-	if _, err := f.flow.Complete(ctx, mallory, callback); !errors.Is(err, ErrStateInvalid) {
+	if _, err := f.flow.Complete(ctx, mallory, "default", callback); !errors.Is(err, ErrStateInvalid) {
 		t.Fatalf("Complete by another user: err = %v, want ErrStateInvalid", err)
 	}
 	if ok, _ := f.store.HasCredential(ctx, mallory, f.as.MCPURL); ok {
 		t.Error("the other user got a credential")
 	}
-	if _, err := f.flow.Complete(ctx, alice, callback); err != nil {
+	if _, err := f.flow.Complete(ctx, alice, "default", callback); err != nil {
 		t.Errorf("Complete by the user who started it, afterwards: %v", err)
 	}
 }
@@ -353,7 +357,7 @@ func TestFlowRejectsExpiredState(t *testing.T) {
 	}
 	callback := f.as.authorize(t, authURL)
 	f.clock.Advance(DefaultStateTTL + time.Second)
-	_, err = f.flow.Complete(ctx, user, callback)
+	_, err = f.flow.Complete(ctx, user, "default", callback)
 	if !errors.Is(err, ErrStateInvalid) || !errors.Is(err, ErrStateExpired) {
 		t.Errorf("Complete after expiry: err = %v, want ErrStateInvalid and ErrStateExpired", err)
 	}
@@ -368,10 +372,10 @@ func TestFlowStateIsSingleUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	callback := f.as.authorize(t, authURL)
-	if _, err := f.flow.Complete(ctx, user, callback); err != nil {
+	if _, err := f.flow.Complete(ctx, user, "default", callback); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.flow.Complete(ctx, user, callback); !errors.Is(err, ErrStateInvalid) {
+	if _, err := f.flow.Complete(ctx, user, "default", callback); !errors.Is(err, ErrStateInvalid) {
 		t.Errorf("second Complete: err = %v, want ErrStateInvalid", err)
 	}
 }
@@ -386,7 +390,7 @@ func TestFlowRejectsMalformedCallbacks(t *testing.T) {
 		"long state":     {"state": {strings.Repeat("s", 600)}, "code": {"x"}},
 		"control bytes":  {"state": {"a\x00b"}, "code": {"x"}},
 	} {
-		if _, err := f.flow.Complete(ctx, user, cb); !errors.Is(err, ErrStateInvalid) {
+		if _, err := f.flow.Complete(ctx, user, "default", cb); !errors.Is(err, ErrStateInvalid) {
 			t.Errorf("%s: err = %v, want ErrStateInvalid", name, err)
 		}
 	}
@@ -400,7 +404,7 @@ func TestFlowReportsCallbackError(t *testing.T) {
 	denied := url.Values{"state": {state}, "iss": {f.as.Issuer},
 		"error": {"access_denied"}, "error_description": {"The user said <b>no</b>\x07"}}
 
-	_, err := f.flow.Complete(ctx, user, denied)
+	_, err := f.flow.Complete(ctx, user, "default", denied)
 	var cbErr *CallbackError
 	if !errors.As(err, &cbErr) {
 		t.Fatalf("Complete: err = %v, want a *CallbackError", err)
@@ -408,7 +412,7 @@ func TestFlowReportsCallbackError(t *testing.T) {
 	if cbErr.Code != "access_denied" || cbErr.Description != "The user said <b>no</b>" {
 		t.Errorf("CallbackError = %+v", cbErr)
 	}
-	if _, err := f.flow.Complete(ctx, user, denied); !errors.Is(err, ErrStateInvalid) {
+	if _, err := f.flow.Complete(ctx, user, "default", denied); !errors.Is(err, ErrStateInvalid) {
 		t.Errorf("the error answer did not use up the state: err = %v", err)
 	}
 }

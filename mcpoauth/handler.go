@@ -196,7 +196,7 @@ type HandlerConfig[U comparable] struct {
 // place.
 type connectFlow[U comparable] interface {
 	StartWithScope(ctx context.Context, userID U, serverKey string, scopes ...string) (string, error)
-	Complete(ctx context.Context, userID U, callback url.Values) (*Credential[U], error)
+	Complete(ctx context.Context, userID U, serverKey string, callback url.Values) (*Credential[U], error)
 	Disconnect(ctx context.Context, userID U, serverKey string) error
 	Refresh(ctx context.Context, userID U, serverKey string) (*Credential[U], error)
 	ClientMetadata() (*ClientMetadataDocument, error)
@@ -207,8 +207,8 @@ type connectFlow[U comparable] interface {
 // list a server's tools, all under its Prefix:
 //
 //	GET  {Prefix}                       the connections (ConnectionList)
-//	POST {Prefix}/connect               form server, scope: to the authorization server
-//	GET  {Prefix}/callback              back from it: to {Prefix}?connected=<server>
+//	POST {Prefix}/connect               form server: to the authorization server
+//	GET  {Prefix}/{server}/callback     back from it: to {Prefix}?connected=<server>
 //	POST {Prefix}/{server}/disconnect   to {Prefix}?disconnected=<server>
 //	POST {Prefix}/{server}/refresh      to {Prefix}?refreshed=<server>
 //	GET  {Prefix}/{server}/tools        the server's tools (ToolList)
@@ -251,7 +251,7 @@ func routesUnder(prefix string) handlerRoutes {
 	return handlerRoutes{
 		list:           "GET " + prefix,
 		connect:        "POST " + prefix + "/connect",
-		callback:       "GET " + prefix + "/callback",
+		callback:       "GET " + prefix + "/{server}/callback",
 		disconnect:     "POST " + prefix + "/{server}/disconnect",
 		refresh:        "POST " + prefix + "/{server}/refresh",
 		tools:          "GET " + prefix + "/{server}/tools",
@@ -594,8 +594,9 @@ func (h *Handler[U]) connect(w http.ResponseWriter, r *http.Request, user U) {
 	h.redirect(w, r, authURL)
 }
 
-// callback answers GET {Prefix}/callback, where the authorization server
-// sends the user back.
+// callback answers GET {Prefix}/{server}/callback, where the
+// authorization server sends the user back: each server has its own
+// redirect URI, so a flow ends only at its own server's.
 //
 // Callbacks are not rate limited: one with an unknown state ends at the
 // database, before any request leaves the app, so another site sending
@@ -603,7 +604,7 @@ func (h *Handler[U]) connect(w http.ResponseWriter, r *http.Request, user U) {
 // state spends a state only a limited connect made, once.
 func (h *Handler[U]) callback(w http.ResponseWriter, r *http.Request, user U) {
 	q := r.URL.Query()
-	cred, err := h.flow.Complete(r.Context(), user, q)
+	cred, err := h.flow.Complete(r.Context(), user, r.PathValue("server"), q)
 	var ce *CallbackError
 	switch {
 	case errors.As(err, &ce):

@@ -110,7 +110,7 @@ func (f *fakeFlow) StartWithScope(_ context.Context, userID testUser, serverKey 
 	return f.authURL, nil
 }
 
-func (f *fakeFlow) Complete(_ context.Context, _ testUser, callback url.Values) (*Credential[testUser], error) {
+func (f *fakeFlow) Complete(_ context.Context, _ testUser, _ string, callback url.Values) (*Credential[testUser], error) {
 	if f.complete == nil {
 		return nil, fmt.Errorf("complete: %w", ErrStateInvalid)
 	}
@@ -256,7 +256,7 @@ func TestHandlerAnonymous(t *testing.T) {
 	for _, tc := range []struct{ method, target string }{
 		{http.MethodGet, p},
 		{http.MethodPost, p + "/connect"},
-		{http.MethodGet, p + "/callback?code=c&state=s"},
+		{http.MethodGet, p + "/default/callback?code=c&state=s"},
 		{http.MethodPost, p + "/default/disconnect"},
 		{http.MethodPost, p + "/default/refresh"},
 		{http.MethodGet, p + "/default/tools"},
@@ -390,7 +390,7 @@ func TestHandlerPatterns(t *testing.T) {
 		want := []string{
 			"GET " + prefix,
 			"POST " + prefix + "/connect",
-			"GET " + prefix + "/callback",
+			"GET " + prefix + "/{server}/callback",
 			"POST " + prefix + "/{server}/disconnect",
 			"POST " + prefix + "/{server}/refresh",
 			"GET " + prefix + "/{server}/tools",
@@ -639,7 +639,7 @@ func TestHandlerRateLimitsConnect(t *testing.T) {
 		return &Credential[testUser]{UserID: user, ServerURL: handlerServer}, nil
 	}
 	callback := func(u testUser) *httptest.ResponseRecorder {
-		return ht.do(http.MethodGet, ht.prefix+"/callback?code=c&state=s", &u, nil, jsonAccept...)
+		return ht.do(http.MethodGet, ht.prefix+"/default/callback?code=c&state=s", &u, nil, jsonAccept...)
 	}
 
 	// Five a minute; callbacks spend the states connects made, and are
@@ -697,7 +697,7 @@ func TestAttackCallbacksDoNotLockTheUserOut(t *testing.T) {
 	user := seedUser(t, ht.db)
 	ht.flow.complete = func(url.Values) (*Credential[testUser], error) { return nil, ErrStateInvalid }
 	for range 30 {
-		rec := ht.do(http.MethodGet, ht.prefix+"/callback?code=c&state=forged", &user, nil, jsonAccept...)
+		rec := ht.do(http.MethodGet, ht.prefix+"/default/callback?code=c&state=forged", &user, nil, jsonAccept...)
 		if rec.Code == http.StatusTooManyRequests {
 			t.Fatal("a forged callback was rate limited: it counted against the user")
 		}
@@ -835,7 +835,7 @@ func TestHandlerCallbackShowsAuthorizationServerErrorsEscaped(t *testing.T) {
 	ht.flow.complete = func(cb url.Values) (*Credential[testUser], error) {
 		return nil, &CallbackError{Code: cb.Get("error"), Description: cb.Get("error_description")}
 	}
-	target := ht.prefix + "/callback?" + url.Values{"error": {"access_denied"}, "error_description": {desc}, "state": {"s"}}.Encode()
+	target := ht.prefix + "/default/callback?" + url.Values{"error": {"access_denied"}, "error_description": {desc}, "state": {"s"}}.Encode()
 
 	rec := ht.do(http.MethodGet, target, &user, nil, jsonAccept...)
 	wantStatus(t, rec, http.StatusBadRequest)
@@ -856,7 +856,7 @@ func TestHandlerCallbackShowsAuthorizationServerErrorsEscaped(t *testing.T) {
 	}
 
 	// Long texts are cut.
-	long := ht.prefix + "/callback?" + url.Values{"error": {"server_error"}, "error_description": {strings.Repeat("é", 500)}}.Encode()
+	long := ht.prefix + "/default/callback?" + url.Values{"error": {"server_error"}, "error_description": {strings.Repeat("é", 500)}}.Encode()
 	e = decode[ErrorResponse](t, ht.do(http.MethodGet, long, &user, nil, jsonAccept...))
 	if d := e.AuthorizationServer.Description; d != strings.Repeat("é", maxASText)+"…" || e.Message != authorizationMessages["server_error"] {
 		t.Errorf("long description: %q (%q)", d, e.Message)
@@ -881,12 +881,12 @@ func TestHandlerCallbackCompletes(t *testing.T) {
 		got = cb
 		return &Credential[testUser]{UserID: user, ServerURL: handlerOtherServer}, nil
 	}
-	wantRedirect(t, ht.do(http.MethodGet, ht.prefix+"/callback?code=c1&state=s1&iss=https%3A%2F%2Fauth.example.com", &user, nil),
+	wantRedirect(t, ht.do(http.MethodGet, ht.prefix+"/default/callback?code=c1&state=s1&iss=https%3A%2F%2Fauth.example.com", &user, nil),
 		ht.prefix+"?connected=other")
 	if got.Get("code") != "c1" || got.Get("state") != "s1" || got.Get("iss") != "https://auth.example.com" {
 		t.Errorf("flow completed with %v", got)
 	}
-	if rp := ht.do(http.MethodGet, ht.prefix+"/callback?code=c1&state=s1", &user, nil).Header().Get("Referrer-Policy"); rp != "no-referrer" {
+	if rp := ht.do(http.MethodGet, ht.prefix+"/default/callback?code=c1&state=s1", &user, nil).Header().Get("Referrer-Policy"); rp != "no-referrer" {
 		t.Errorf("Referrer-Policy %q: the callback URL holds the code", rp)
 	}
 }
@@ -905,7 +905,7 @@ func TestHandlerCallbackErrors(t *testing.T) {
 		{errors.New("token endpoint: 500 secret-looking-detail"), http.StatusBadGateway, "upstream_error"},
 	} {
 		ht.flow.complete = func(url.Values) (*Credential[testUser], error) { return nil, tc.err }
-		rec := ht.do(http.MethodGet, ht.prefix+"/callback?code=c&state=s", &user, nil, jsonAccept...)
+		rec := ht.do(http.MethodGet, ht.prefix+"/default/callback?code=c&state=s", &user, nil, jsonAccept...)
 		wantStatus(t, rec, tc.status)
 		if e := decode[ErrorResponse](t, rec); e.Error != tc.code {
 			t.Errorf("%v: error %q, want %q", tc.err, e.Error, tc.code)
@@ -917,7 +917,7 @@ func TestHandlerCallbackErrors(t *testing.T) {
 	if !strings.Contains(ht.logs.String(), "secret-looking-detail") {
 		t.Errorf("the internal error was not logged:\n%s", ht.logs)
 	}
-	rec := ht.do(http.MethodGet, ht.prefix+"/callback?code=c&state=s", &user, nil)
+	rec := ht.do(http.MethodGet, ht.prefix+"/default/callback?code=c&state=s", &user, nil)
 	if page := rec.Body.String(); !strings.Contains(page, "<title>MCP server unavailable</title>") {
 		t.Errorf("502 page:\n%s", page)
 	}
@@ -1080,7 +1080,7 @@ func TestHandlerServesClientMetadata(t *testing.T) {
 		t.Errorf("Cache-Control %q", cc)
 	}
 	doc := decode[ClientMetadataDocument](t, rec)
-	if doc.ClientID != cimd || len(doc.RedirectURIs) != 1 || doc.RedirectURIs[0] != handlerAppURL+handlerPrefix+"/callback" {
+	if doc.ClientID != cimd || !slices.Equal(doc.RedirectURIs, []string{handlerAppURL + handlerPrefix + "/default/callback", handlerAppURL + handlerPrefix + "/other/callback"}) {
 		t.Errorf("document %+v", doc)
 	}
 
@@ -1106,7 +1106,7 @@ func TestHandlerUnderAnotherPrefix(t *testing.T) {
 
 	// Every route is under the prefix, and the redirects go back there.
 	wantRedirect(t, ht.connect(user, DefaultServerKey), ht.flow.authURL)
-	wantRedirect(t, ht.do(http.MethodGet, p+"/callback?code=c&state=s", &user, nil), p+"?connected=default")
+	wantRedirect(t, ht.do(http.MethodGet, p+"/default/callback?code=c&state=s", &user, nil), p+"?connected=default")
 	wantRedirect(t, ht.do(http.MethodPost, p+"/other/disconnect", &user, nil), p+"?disconnected=other")
 	wantStatus(t, ht.do(http.MethodPost, p+"/default/refresh", &user, nil, jsonAccept...), http.StatusConflict)
 	wantStatus(t, ht.do(http.MethodGet, p+"/client-metadata.json", nil, nil), http.StatusOK)
@@ -1308,7 +1308,7 @@ func TestUnavailable(t *testing.T) {
 		for _, tc := range []struct{ method, target string }{
 			{http.MethodGet, prefix},
 			{http.MethodPost, prefix + "/connect"},
-			{http.MethodGet, prefix + "/callback?code=c&state=s"},
+			{http.MethodGet, prefix + "/default/callback?code=c&state=s"},
 			{http.MethodPost, prefix + "/default/disconnect"},
 			{http.MethodPost, prefix + "/default/refresh"},
 			{http.MethodGet, prefix + "/default/tools"},
@@ -1386,7 +1386,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 		rec := ht.do(http.MethodPost, p+"/connect", &user, form)
 		wantStatus(t, rec, http.StatusSeeOther)
 		callback := f.as.authorize(t, rec.Header().Get("Location"))
-		wantRedirect(t, ht.do(http.MethodGet, p+"/callback?"+callback.Encode(), &user, nil), p+"?connected=default")
+		wantRedirect(t, ht.do(http.MethodGet, p+"/default/callback?"+callback.Encode(), &user, nil), p+"?connected=default")
 	}
 	connect(url.Values{"server": {DefaultServerKey}})
 
@@ -1462,8 +1462,8 @@ func TestHandlerEndToEnd(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	rec = ht.do(http.MethodPost, p+"/connect", &user, url.Values{"server": {DefaultServerKey}})
 	callback := f.as.authorize(t, rec.Header().Get("Location"))
-	wantStatus(t, ht.do(http.MethodGet, p+"/callback?"+callback.Encode(), &user, nil), http.StatusSeeOther)
-	rec = ht.do(http.MethodGet, p+"/callback?"+callback.Encode(), &user, nil, jsonAccept...)
+	wantStatus(t, ht.do(http.MethodGet, p+"/default/callback?"+callback.Encode(), &user, nil), http.StatusSeeOther)
+	rec = ht.do(http.MethodGet, p+"/default/callback?"+callback.Encode(), &user, nil, jsonAccept...)
 	wantStatus(t, rec, http.StatusBadRequest)
 	if e := decode[ErrorResponse](t, rec); e.Error != "invalid_state" {
 		t.Errorf("replayed callback: %+v", e)

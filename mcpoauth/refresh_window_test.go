@@ -47,7 +47,7 @@ func newDevFixture(t *testing.T, cfg devserver.Config, scopes ...string) *devFix
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := flow.Complete(ctx, "alice", callback); err != nil {
+	if _, err := flow.Complete(ctx, "alice", "default", callback); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -37,12 +37,13 @@ var ErrNoClientIdentity = errors.New("no way to identify this app to the authori
 
 // clientRequest is what choosing a client identity needs to know.
 type clientRequest struct {
-	server      Server
-	asm         *oauthex.AuthServerMeta
-	redirectURL string
-	cimdURL     string // the app's client ID metadata document, optional
-	clientName  string
-	register    bool // false: use a stored registration only (the callback)
+	server       Server
+	asm          *oauthex.AuthServerMeta
+	redirectURL  string   // this server's redirect URI
+	redirectURIs []string // every configured server's, registered together: one registration serves all the servers of an issuer
+	cimdURL      string   // the app's client ID metadata document, optional
+	clientName   string
+	register     bool // false: use a stored registration only (the callback)
 }
 
 // clientIdentity returns the client the app is with the authorization
@@ -112,7 +113,7 @@ func (e *oauthEnv[U]) clientIdentity(ctx context.Context, r clientRequest) (*Cli
 func (e *oauthEnv[U]) registerClient(ctx context.Context, r clientRequest) (*ClientInfo, error) {
 	method := secretAuthMethod(r.asm.TokenEndpointAuthMethodsSupported)
 	meta := &oauthex.ClientRegistrationMetadata{
-		RedirectURIs:            []string{r.redirectURL},
+		RedirectURIs:            r.redirectURIs,
 		TokenEndpointAuthMethod: method,
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		ResponseTypes:           []string{"code"},
@@ -163,7 +164,7 @@ func (e *oauthEnv[U]) registerClient(ctx context.Context, r clientRequest) (*Cli
 		ClientIDIssuedAt:        resp.ClientIDIssuedAt,
 		ClientSecretExpiresAt:   resp.ClientSecretExpiresAt,
 		Issuer:                  r.asm.Issuer,
-		RedirectURIs:            []string{r.redirectURL},
+		RedirectURIs:            slices.Clone(r.redirectURIs),
 		TokenEndpointAuthMethod: method,
 	}
 	e.log.Info("mcpoauth: registered with authorization server", "issuer", c.Issuer, "client_id", c.ClientID)

@@ -63,7 +63,7 @@ generated app needs. Test controls (no credentials, loopback only):
   mcpgen dev-server --no-s256                       # a correct client refuses this server
   mcpgen dev-server --no-dcr --allow-http-cimd      # Client ID Metadata Documents only
   mcpgen dev-server --client-id shop --client-secret s3cret \
-      --client-redirect-uri http://localhost:8080/mcp_connections/callback
+      --client-redirect-uri http://localhost:8080/mcp_connections/default/callback
   curl -s http://127.0.0.1:8765/_dev/stats
   curl -s -X POST -d user=alice http://127.0.0.1:8765/_dev/expire`,
 		Args: noArgs,

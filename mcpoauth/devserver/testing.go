@@ -111,6 +111,6 @@ func Connect(ctx context.Context, pagesURL, server, user string, signIn func(*ht
 	if e := callback.Get("error"); e != "" {
 		return fmt.Errorf("devserver: the authorization server answered %s: %s", e, callback.Get("error_description"))
 	}
-	_, err = send(http.MethodGet, pagesURL+"/callback?"+callback.Encode(), nil)
+	_, err = send(http.MethodGet, pagesURL+"/"+url.PathEscape(server)+"/callback?"+callback.Encode(), nil)
 	return err
 }

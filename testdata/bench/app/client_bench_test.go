@@ -81,7 +81,7 @@ func newJobFixture(t testing.TB, db *sql.DB) *jobFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := flow.Complete(ctx, f.user, callback); err != nil {
+	if _, err := flow.Complete(ctx, f.user, "default", callback); err != nil {
 		t.Fatal(err)
 	}
 	return f
