@@ -7,7 +7,7 @@ GO ?= go
 export MCPGEN_TEST_POSTGRES_URL
 export MCPGEN_TEST_MYSQL_DSN
 
-.PHONY: test test-short golden demo bench conformance build vet fmt-check clean
+.PHONY: test test-short golden demo bench conformance fuzz build vet fmt-check clean
 
 ## test: vet, check formatting, then run every test, including the golden
 ## cases built, vetted and tested inside scaffolded copies of the sample apps.
@@ -51,6 +51,16 @@ bench:
 ## or warning check. CONFORMANCEFLAGS=-scenario=step-up runs a subset.
 conformance:
 	$(GO) run ./testdata/conformance $(CONFORMANCEFLAGS)
+
+## fuzz: each fuzz target for FUZZTIME (default 30s): the runtime's
+## (server URLs, ciphertexts, challenges, resource metadata, callbacks) and
+## the generator's names. Their seeds run in make test; findings land in
+## testdata/fuzz of their package, to commit with the fix.
+FUZZTIME ?= 30s
+RUNTIME_FUZZ = FuzzCanonicalServerURL FuzzKeyringOpen FuzzChallengeScope FuzzResourceMetadata FuzzCallback
+fuzz:
+	@set -e; for f in $(RUNTIME_FUZZ); do echo "==> mcpoauth $$f"; (cd mcpoauth && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) .); done
+	@echo "==> generator FuzzNames"; $(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime $(FUZZTIME) ./generator
 
 build:
 	$(GO) build -o bin/mcpgen ./cmd/mcpgen
