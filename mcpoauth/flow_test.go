@@ -799,3 +799,43 @@ func TestRefreshRefusedEarlyKeepsTheToken(t *testing.T) {
 		t.Errorf("credential after a refusal at expiry: %v, %v; want reauth required", c, err)
 	}
 }
+
+// Refresh in the field: a bad minute at the token endpoint (5xx, 429
+// with Retry-After, a connection reset) logs nobody out, even with the
+// access token expired: the refresh fails, the credential is neither
+// marked reauth-required nor deleted, and once the server is back the
+// next refresh succeeds with the same refresh token.
+func TestTransientRefreshFailuresKeepTheConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(*testAuthServer, bool)
+	}{
+		{"500", func(as *testAuthServer, on bool) { as.RefreshStatus = map[bool]int{true: 500}[on] }},
+		{"503", func(as *testAuthServer, on bool) { as.RefreshStatus = map[bool]int{true: 503}[on] }},
+		{"429", func(as *testAuthServer, on bool) { as.RefreshStatus = map[bool]int{true: 429}[on] }},
+		{"reset", func(as *testAuthServer, on bool) { as.RefreshReset = on }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFlowFixture(t)
+			user := seedUser(t, f.db)
+			f.connect(t, user, "")
+			f.clock.Advance(2 * time.Hour) // expired for the app
+			tc.fault(f.as, true)
+			for range 3 {
+				_, err := f.clients.Refresh(ctx, user, "")
+				if err == nil || errors.Is(err, ErrReauthRequired) || errors.Is(err, ErrNotAuthenticated) {
+					t.Fatalf("Refresh during the fault: %v, want a transient error", err)
+				}
+			}
+			c, err := f.store.FindCredential(ctx, user, f.as.MCPURL)
+			if err != nil || c.ReauthRequired() {
+				t.Fatalf("credential during the fault: %v, %v; want it kept and usable", c, err)
+			}
+			tc.fault(f.as, false)
+			if _, err := f.clients.Refresh(ctx, user, ""); err != nil {
+				t.Fatalf("Refresh once the server is back: %v", err)
+			}
+		})
+	}
+}

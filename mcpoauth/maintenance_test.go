@@ -593,3 +593,24 @@ func TestNotifyJobFailureNilNotifierLogs(t *testing.T) {
 		})
 	}
 }
+
+// Refresh in the field (FlowFuse #8416): a nightly cleanup deleted grants
+// whose access token had expired but whose refresh token was good. The
+// cleanup job deletes flows and rate-limit windows only: a credential
+// whose access token expired long ago is still there, and refreshes.
+func TestCleanupKeepsRefreshableCredentials(t *testing.T) {
+	ctx := context.Background()
+	f := newFlowFixture(t)
+	user := seedUser(t, f.db)
+	f.connect(t, user, "")
+	f.clock.Advance(30 * 24 * time.Hour)
+	if _, _, err := CleanupExpired(ctx, f.store); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.FindCredential(ctx, user, f.as.MCPURL); err != nil {
+		t.Fatalf("the credential after the cleanup: %v", err)
+	}
+	if _, err := f.clients.Refresh(ctx, user, ""); err != nil {
+		t.Errorf("Refresh after the cleanup: %v", err)
+	}
+}

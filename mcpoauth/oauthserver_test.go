@@ -42,6 +42,8 @@ type testAuthServer struct {
 	OmitIss           bool          // advertise RFC 9207 iss, but leave it out of the callback
 	WrongIss          bool          // send another issuer's iss
 	RefuseRefresh     bool          // answer every refresh with invalid_grant
+	RefreshStatus     int           // answer every refresh with this status (5xx, 429 with Retry-After), nothing rotated
+	RefreshReset      bool          // close the connection of every refresh without answering
 	RefreshDelay      time.Duration // hold refresh answers, so that concurrent callers overlap
 	RequiredScope     string        // MCP requests without it get 403 insufficient_scope
 	RefusedScope      string        // every MCP request gets 403 insufficient_scope asking for it, granted or not
@@ -375,6 +377,15 @@ func (as *testAuthServer) refresh(w http.ResponseWriter, clientID string, form u
 	as.refreshRequests = append(as.refreshRequests, logged)
 	g := as.refreshTokens[form.Get("refresh_token")]
 	switch {
+	case as.RefreshReset:
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	case as.RefreshStatus == http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "30")
+		as.writeJSON(w, as.RefreshStatus, map[string]string{"error": "slow_down"})
+	case as.RefreshStatus != 0:
+		as.writeJSON(w, as.RefreshStatus, map[string]string{"error": "temporarily_unavailable"})
 	case as.RefuseRefresh:
 		as.oauthError(w, "invalid_grant", "refresh token revoked")
 	case g == nil || g.used || g.clientID != clientID:
