@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sync/singleflight"
 	"log/slog"
 	"net/http"
 	"os"
@@ -73,9 +72,13 @@ type Clients[U comparable] struct {
 	// DefaultRefreshWindow. It must be shorter than the tokens' lifetime,
 	// or every request refreshes.
 	RefreshWindow time.Duration
+	// RefreshTimeout bounds each refresh request to the token endpoint;
+	// 0 means DefaultRefreshTimeout. A refresh holds its credential's
+	// lock for at most twice this plus five seconds.
+	RefreshTimeout time.Duration
 
-	meta    metadataCache
-	flights singleflight.Group
+	meta       metadataCache
+	refreshing refreshShared
 }
 
 // ClientsFromEnv returns Clients for the servers, named to them by
@@ -143,7 +146,7 @@ func (c *Clients[U]) env() (*oauthEnv[U], error) {
 			return nil, err
 		}
 	}
-	return newOAuthEnv(c.Store, hc, nil, c.Logger, &c.meta, &c.flights, c.RefreshWindow), nil
+	return newOAuthEnv(c.Store, hc, nil, c.Logger, &c.meta, &c.refreshing, c.RefreshWindow, c.RefreshTimeout), nil
 }
 
 // For connects to an MCP server as the user and returns the session; the

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"golang.org/x/sync/singleflight"
 	"io"
 	"log/slog"
 	"net/http"
@@ -47,18 +46,26 @@ var ErrDiscovery = errors.New("OAuth discovery failed")
 // oauthEnv is what the flow, the token source and the client factory
 // share: the store, the HTTP client, the clock and the caches.
 type oauthEnv[U comparable] struct {
-	store   *Store[U]
-	hc      *http.Client // discovery and MCP requests
-	now     func() time.Time
-	log     *slog.Logger
-	meta    *metadataCache
-	flights *singleflight.Group
-	window  time.Duration // renew tokens expiring within this long
+	store  *Store[U]
+	hc     *http.Client // discovery and MCP requests
+	now    func() time.Time
+	log    *slog.Logger
+	meta   *metadataCache
+	shared *refreshShared
+	window time.Duration // renew tokens expiring within this long
+	// refreshTimeout bounds each refresh request; see lockHold.
+	refreshTimeout time.Duration
 }
 
-func newOAuthEnv[U comparable](store *Store[U], hc *http.Client, now func() time.Time, log *slog.Logger, meta *metadataCache, flights *singleflight.Group, window time.Duration) *oauthEnv[U] {
+func newOAuthEnv[U comparable](store *Store[U], hc *http.Client, now func() time.Time, log *slog.Logger, meta *metadataCache, shared *refreshShared, window, refreshTimeout time.Duration) *oauthEnv[U] {
 	if window <= 0 {
 		window = DefaultRefreshWindow
+	}
+	if refreshTimeout <= 0 {
+		refreshTimeout = DefaultRefreshTimeout
+	}
+	if shared == nil {
+		shared = &refreshShared{}
 	}
 	if hc == nil {
 		hc = sharedHTTPClient()
@@ -69,7 +76,7 @@ func newOAuthEnv[U comparable](store *Store[U], hc *http.Client, now func() time
 	if log == nil {
 		log = slog.Default()
 	}
-	return &oauthEnv[U]{store: store, hc: hc, now: now, log: log, meta: meta, flights: flights, window: window}
+	return &oauthEnv[U]{store: store, hc: hc, now: now, log: log, meta: meta, shared: shared, window: window, refreshTimeout: refreshTimeout}
 }
 
 // sharedHTTPClient is the client of every Clients and Flow configured with

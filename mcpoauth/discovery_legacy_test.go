@@ -34,7 +34,7 @@ func legacyServer(t *testing.T, challenge string, routes func(origin string) map
 	t.Cleanup(srv.Close)
 	origin = srv.URL
 	store, _, _ := newTestStore(t)
-	return newOAuthEnv(store, srv.Client(), nil, nil, &metadataCache{}, nil, 0), srv.URL + "/mcp"
+	return newOAuthEnv(store, srv.Client(), nil, nil, &metadataCache{}, nil, 0, 0), srv.URL + "/mcp"
 }
 
 // discover runs discovery for server: its resource metadata, then its
@@ -148,7 +148,7 @@ func TestPublicClientSendsNoSecret(t *testing.T) {
 	}))
 	defer srv.Close()
 	store, _, _ := newTestStore(t)
-	env := newOAuthEnv(store, srv.Client(), nil, nil, &metadataCache{}, nil, 0)
+	env := newOAuthEnv(store, srv.Client(), nil, nil, &metadataCache{}, nil, 0, 0)
 	c, err := env.registerClient(context.Background(), clientRequest{
 		asm: &oauthex.AuthServerMeta{Issuer: srv.URL, RegistrationEndpoint: srv.URL + "/register",
 			TokenEndpointAuthMethodsSupported: []string{"none"}},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sync/singleflight"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -73,9 +72,10 @@ type Flow[U comparable] struct {
 	Now               func() time.Time // nil: the Store's clock
 	Logger            *slog.Logger     // nil: slog.Default(); tokens, codes and verifiers are never logged
 	RefreshWindow     time.Duration    // as Clients.RefreshWindow
+	RefreshTimeout    time.Duration    // as Clients.RefreshTimeout
 
-	meta    metadataCache
-	flights singleflight.Group
+	meta       metadataCache
+	refreshing refreshShared
 }
 
 // FlowFromEnv returns a Flow for the servers, with the redirect URL
@@ -163,7 +163,7 @@ func (f *Flow[U]) env() (*oauthEnv[U], error) {
 			return nil, err
 		}
 	}
-	return newOAuthEnv(f.Store, hc, f.Now, f.Logger, &f.meta, &f.flights, f.RefreshWindow), nil
+	return newOAuthEnv(f.Store, hc, f.Now, f.Logger, &f.meta, &f.refreshing, f.RefreshWindow, f.RefreshTimeout), nil
 }
 
 func (f *Flow[U]) clientName() string {

@@ -99,7 +99,7 @@ func FuzzChallengeScope(f *testing.F) {
 			return
 		}
 		store, _, _ := newTestStore(t)
-		h := &OAuthHandler[testUser]{env: newOAuthEnv(store, nil, nil, discardLogger(), &metadataCache{}, nil, 0), server: Server{Key: "default", URL: "https://mcp.example.com/mcp"}}
+		h := &OAuthHandler[testUser]{env: newOAuthEnv(store, nil, nil, discardLogger(), &metadataCache{}, nil, 0, 0), server: Server{Key: "default", URL: "https://mcp.example.com/mcp"}}
 		_ = h.requireScope(context.Background(), ch.Params["scope"]) // no credential: records nothing, must not panic
 		for _, s := range strings.Fields(ch.Params["scope"]) {
 			if validScopeToken(s) && strings.ContainsAny(s, "\" \\") {
@@ -130,7 +130,7 @@ func FuzzResourceMetadata(f *testing.F) {
 	}
 	f.Add([]byte(`{"resource":`))
 	store, _, _ := newTestStore(f)
-	env := newOAuthEnv(store, srv.Client(), nil, discardLogger(), &metadataCache{}, nil, 0)
+	env := newOAuthEnv(store, srv.Client(), nil, discardLogger(), &metadataCache{}, nil, 0, 0)
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		body.Store(doc)
 		accept := []string{server, srv.URL}

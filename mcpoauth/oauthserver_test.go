@@ -1,6 +1,7 @@
 package mcpoauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -45,6 +46,11 @@ type testAuthServer struct {
 	RefreshStatus     int           // answer every refresh with this status (5xx, 429 with Retry-After), nothing rotated
 	RefreshReset      bool          // close the connection of every refresh without answering
 	RefreshDelay      time.Duration // hold refresh answers, so that concurrent callers overlap
+	RetryAfter        string        // Retry-After of a 429 RefreshStatus; "30" when empty
+	RefreshHang       bool          // hold every refresh until the client gives up
+	LoseAnswers       int           // rotate this many refreshes as usual, then drop each one's answer
+	RefreshGrace      bool          // a rotated refresh token works once more (a grace period, as many servers keep)
+	StatusAfterLoss   int           // RefreshStatus from the first lost answer on
 	RequiredScope     string        // MCP requests without it get 403 insufficient_scope
 	RefusedScope      string        // every MCP request gets 403 insufficient_scope asking for it, granted or not
 	RejectTokens      bool          // the MCP server refuses every access token, even fresh ones
@@ -62,7 +68,10 @@ type testAuthServer struct {
 	issued          []string // every token and code handed out, for the no-secrets-in-logs check
 	seq             int
 
-	conns atomic.Int64 // TCP connections accepted
+	conns          atomic.Int64 // TCP connections accepted
+	refreshesOpen  atomic.Int64 // refresh requests being answered now
+	answersLost    int
+	graceRefreshes int
 }
 
 // testClientReg is a client the test server knows.
@@ -76,6 +85,7 @@ type testClientReg struct {
 type testGrant struct {
 	clientID, redirectURI, challenge, resource, scope string
 	used                                              bool // codes and refresh tokens work once
+	regraced                                          bool // a used refresh token presented again in RefreshGrace
 	expires                                           time.Time
 }
 
@@ -338,7 +348,7 @@ func (as *testAuthServer) serveToken(w http.ResponseWriter, r *http.Request) {
 	case "authorization_code":
 		as.exchangeCode(w, clientID, form)
 	case "refresh_token":
-		as.refresh(w, clientID, form)
+		as.refresh(w, r, clientID, form)
 	default:
 		as.oauthError(w, "unsupported_grant_type", form.Get("grant_type"))
 	}
@@ -364,8 +374,13 @@ func (as *testAuthServer) exchangeCode(w http.ResponseWriter, clientID string, f
 	}
 }
 
-func (as *testAuthServer) refresh(w http.ResponseWriter, clientID string, form url.Values) {
+func (as *testAuthServer) refresh(w http.ResponseWriter, r *http.Request, clientID string, form url.Values) {
+	as.refreshesOpen.Add(1)
+	defer as.refreshesOpen.Add(-1)
 	time.Sleep(as.RefreshDelay)
+	if as.RefreshHang {
+		<-r.Context().Done()
+	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	logged := url.Values{}
@@ -382,17 +397,30 @@ func (as *testAuthServer) refresh(w http.ResponseWriter, clientID string, form u
 			conn.Close()
 		}
 	case as.RefreshStatus == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "30")
+		w.Header().Set("Retry-After", cmp.Or(as.RetryAfter, "30"))
 		as.writeJSON(w, as.RefreshStatus, map[string]string{"error": "slow_down"})
 	case as.RefreshStatus != 0:
 		as.writeJSON(w, as.RefreshStatus, map[string]string{"error": "temporarily_unavailable"})
 	case as.RefuseRefresh:
 		as.oauthError(w, "invalid_grant", "refresh token revoked")
+	case g != nil && g.used && !g.regraced && as.RefreshGrace && g.clientID == clientID && form.Get("resource") == g.resource:
+		g.regraced = true
+		as.graceRefreshes++
+		as.issueTokensLocked(w, g)
 	case g == nil || g.used || g.clientID != clientID:
 		// A replayed rotating refresh token: real servers revoke the family.
 		as.oauthError(w, "invalid_grant", "unknown or already used refresh token")
 	case form.Get("resource") != g.resource:
 		as.oauthError(w, "invalid_target", "resource differs from the authorized one")
+	case as.LoseAnswers > 0:
+		as.LoseAnswers--
+		as.answersLost++
+		as.RefreshStatus = as.StatusAfterLoss
+		g.used = true
+		as.issueTokensLocked(httptest.NewRecorder(), g) // rotated; the answer never leaves
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
 	default:
 		g.used = true
 		as.issueTokensLocked(w, g)

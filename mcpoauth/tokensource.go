@@ -42,6 +42,7 @@ type tokenEndpointError struct {
 	Status      int
 	Code        string
 	Description string
+	RetryAfter  time.Duration // from a Retry-After header; 0 when none
 }
 
 func (e *tokenEndpointError) Error() string {
@@ -75,9 +76,19 @@ func (e *tokenEndpointError) refused() bool {
 // when another worker has just done it. Callers in this process asking at
 // once share one attempt. A refusal (invalid_grant) marks the credential
 // reauth-required and returns an error wrapping ErrReauthRequired.
+//
+// A failure that passes (see RefreshUnavailableError) keeps the
+// credential as it is; the authorization server is not asked again for
+// the same credential until the backoff it started has passed, and every
+// refresh meanwhile fails at once with a *RefreshUnavailableError.
 func (e *oauthEnv[U]) refresh(ctx context.Context, userID U, server Server, mode refreshMode, rejected string) (*Credential[U], error) {
-	key := fmt.Sprintf("%s\x00%s\x00%d\x00%s", userKey(userID), server.URL, mode, rejected)
-	c, err := shareFlight(ctx, e.flights, key, func(ctx context.Context) (*Credential[U], error) {
+	cred := userKey(userID) + "\x00" + server.URL
+	if wait, last := e.shared.backoff.wait(cred, e.now()); wait > 0 {
+		return nil, fmt.Errorf("mcpoauth: refresh token for %q: %w", server.Key, &RefreshUnavailableError{ServerKey: server.Key, RetryAfter: wait, Err: last})
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%s", cred, mode, rejected)
+	bound := oauthRequestTimeout + lockHold(e.refreshTimeout) // discovery, then the lock
+	c, err := shareFlight(ctx, &e.shared.flights, key, bound, func(ctx context.Context) (*Credential[U], error) {
 		return e.refreshOnce(ctx, userID, server, mode, rejected)
 	})
 	if err != nil {
@@ -87,12 +98,16 @@ func (e *oauthEnv[U]) refresh(ctx context.Context, userID U, server Server, mode
 }
 
 func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, mode refreshMode, rejected string) (*Credential[U], error) {
+	cred := userKey(userID) + "\x00" + server.URL
+	unavailable := func(err error) error {
+		return &RefreshUnavailableError{ServerKey: server.Key, Err: err}
+	}
 	cur, err := e.store.FindCredential(ctx, userID, server.URL)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrNotAuthenticated
 	case err != nil:
-		return nil, err
+		return nil, unavailable(err)
 	case cur.ReauthRequired():
 		return nil, ErrReauthRequired
 	case mode == refreshIfExpiring && !cur.ExpiresSoon(e.now(), e.window):
@@ -104,23 +119,31 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 	// a database connection.
 	asm, err := e.authServer(ctx, cur.Issuer)
 	if err != nil {
-		return nil, err
+		return nil, e.backOff(cred, userID, server, err, false)
 	}
 
 	var stored *Credential[U]
-	var refusal error
+	var refusal, fnErr, attemptErr error
 	early := false // refused while the access token is still valid
-	err = e.store.UpdateCredentialLocked(ctx, userID, server.URL, func(c *Credential[U]) (*Credential[U], error) {
+	lost := false  // an answer was lost: the server may have rotated the refresh token
+	// The lock is held for lockHold at most, longer than the requests
+	// under it take (each bounded by e.refreshTimeout): a refresh never
+	// outlives its lock.
+	lctx, cancel := context.WithTimeout(ctx, lockHold(e.refreshTimeout))
+	defer cancel()
+	err = e.store.UpdateCredentialLocked(lctx, userID, server.URL, func(c *Credential[U]) (*Credential[U], error) {
 		now := e.now()
 		switch {
 		case c.ReauthRequired():
-			return nil, ErrReauthRequired
+			fnErr = ErrReauthRequired
+			return nil, fnErr
 		case mode == refreshIfExpiring && !c.ExpiresSoon(now, e.window),
 			mode == refreshIfRejected && c.Token.AccessToken != rejected:
 			stored = c // refreshed by someone else meanwhile
 			return nil, nil
 		case !sameIssuer(c.Issuer, asm.Issuer):
-			return nil, fmt.Errorf("credential issuer %q changed to %q", c.Issuer, asm.Issuer)
+			fnErr = fmt.Errorf("credential issuer %q changed to %q", c.Issuer, asm.Issuer)
+			return nil, fnErr
 		}
 		next := *c
 		if c.Token.RefreshToken == "" {
@@ -133,10 +156,25 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 			stored = &next
 			return &next, nil
 		}
-		tok, err := e.requestRefresh(ctx, asm, e.refreshClient(c, server), c.Token, server.URL)
+		client := e.refreshClient(c, server)
+		tok, err := e.requestRefresh(lctx, asm, client, c.Token, server.URL)
+		if la := (*lostAnswerError)(nil); errors.As(err, &la) && lctx.Err() == nil {
+			// The request may have reached the server, and the server may
+			// have rotated the refresh token and answered with the new
+			// one, lost on the way. Asking again with the same refresh
+			// token recovers where the server keeps the previous one
+			// valid for a grace period (as many do), and is an ordinary
+			// refresh where the request never arrived.
+			lost = true
+			e.log.Warn("mcpoauth: refresh answer lost; asking once more with the same refresh token", "user_id", userID, "server", server.Key, "error", err)
+			tok, err = e.requestRefresh(lctx, asm, client, c.Token, server.URL)
+		}
 		var te *tokenEndpointError
 		if errors.As(err, &te) && te.refused() {
 			refusal = te
+			if lost || e.shared.backoff.lostSince(cred) {
+				refusal = fmt.Errorf("the authorization server refused the refresh token after an answer of it was lost: it rotated the token in a refresh whose answer never arrived, and keeps no grace period for the previous one (%w)", te)
+			}
 			if mode != refreshIfRejected && !c.Expired(now) {
 				// Some servers refuse early refreshes: the access token
 				// still works, and serves until it expires; only a
@@ -150,6 +188,7 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 			return &next, nil
 		}
 		if err != nil {
+			attemptErr = err
 			return nil, err
 		}
 		next.Token = tok
@@ -164,16 +203,40 @@ func (e *oauthEnv[U]) refreshOnce(ctx context.Context, userID U, server Server, 
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrNotAuthenticated // disconnected meanwhile
+	case attemptErr != nil:
+		return nil, e.backOff(cred, userID, server, attemptErr, lost)
+	case fnErr != nil:
+		return nil, fnErr
 	case err != nil:
-		return nil, err
+		// The lock, or the database behind it, failed: try later. The
+		// token is not used past its expiry for it (OAuthHandler.token).
+		return nil, unavailable(err)
 	case early:
 		e.log.Warn("mcpoauth: refresh refused before the access token expired; using it until then", "user_id", userID, "server", server.Key, "error", refusal)
 		return stored, fmt.Errorf("%w: %w", errRefusedEarly, refusal)
 	case refusal != nil:
+		e.shared.backoff.done(cred)
 		e.log.Warn("mcpoauth: refresh refused; the user must reconnect", "user_id", userID, "server", server.Key, "error", refusal)
 		return nil, fmt.Errorf("%w: %w", ErrReauthRequired, refusal)
 	}
+	if lost {
+		e.log.Info("mcpoauth: refresh recovered after a lost answer", "user_id", userID, "server", server.Key)
+	}
+	e.shared.backoff.done(cred)
 	return stored, nil
+}
+
+// backOff records a failed refresh attempt of the credential with key
+// cred and returns it as a *RefreshUnavailableError saying when the
+// server will be asked again.
+func (e *oauthEnv[U]) backOff(cred string, userID U, server Server, err error, lost bool) error {
+	var ra time.Duration
+	if te := (*tokenEndpointError)(nil); errors.As(err, &te) {
+		ra = te.RetryAfter
+	}
+	wait := e.shared.backoff.fail(cred, e.now(), ra, lost, err)
+	e.log.Warn("mcpoauth: refresh failed; the connection is kept", "user_id", userID, "server", server.Key, "retry_in", wait, "error", err)
+	return &RefreshUnavailableError{ServerKey: server.Key, RetryAfter: wait, Err: err}
 }
 
 // errRefusedEarly is a refresh the authorization server refused while the
@@ -219,14 +282,17 @@ func (e *oauthEnv[U]) requestRefresh(ctx context.Context, asm *oauthex.AuthServe
 		"refresh_token": {old.RefreshToken},
 		"resource":      {resource},
 	}
-	body, status, err := e.postForm(ctx, asm.TokenEndpoint, client, form)
+	ctx, cancel := context.WithTimeout(ctx, e.refreshTimeout)
+	defer cancel()
+	body, status, hdr, err := e.postForm(ctx, asm.TokenEndpoint, client, form)
 	if err != nil {
 		return Token{}, fmt.Errorf("refresh: %w", err)
 	}
 	if status != http.StatusOK {
 		var oe oauthErrorResponse
 		_ = json.Unmarshal(body, &oe) // a body that is not JSON leaves the code empty
-		return Token{}, &tokenEndpointError{op: "refresh", Status: status, Code: printable(oe.Error, 64), Description: printable(oe.ErrorDescription, 300)}
+		return Token{}, &tokenEndpointError{op: "refresh", Status: status, Code: printable(oe.Error, 64), Description: printable(oe.ErrorDescription, 300),
+			RetryAfter: retryAfter(hdr, e.now())}
 	}
 	var tr tokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
@@ -275,10 +341,11 @@ func expiresIn(raw json.RawMessage) (int64, error) {
 }
 
 // postForm sends form to endpoint authenticated as client and returns the
-// (bounded) answer and its status.
-func (e *oauthEnv[U]) postForm(ctx context.Context, endpoint string, client *ClientInfo, form url.Values) ([]byte, int, error) {
+// (bounded) answer, its status and its header. A request sent but not
+// answered in full fails with a *lostAnswerError.
+func (e *oauthEnv[U]) postForm(ctx context.Context, endpoint string, client *ClientInfo, form url.Values) ([]byte, int, http.Header, error) {
 	if err := checkEndpoint(endpoint); err != nil {
-		return nil, 0, fmt.Errorf("endpoint %q: %w", endpoint, err)
+		return nil, 0, nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, oauthRequestTimeout)
 	defer cancel()
@@ -286,7 +353,7 @@ func (e *oauthEnv[U]) postForm(ctx context.Context, endpoint string, client *Cli
 	clientAuth(client, form, func(u, p string) { basicUser, basicPass = u, p })
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -295,19 +362,19 @@ func (e *oauthEnv[U]) postForm(ctx context.Context, endpoint string, client *Cli
 	}
 	resp, err := e.oauthClient().Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, &lostAnswerError{err}
 	}
 	defer drainAndClose(resp.Body)
 	body, err := readLimited(resp.Body, maxOAuthResponseBytes)
 	if err != nil {
-		return nil, resp.StatusCode, err
+		return nil, resp.StatusCode, resp.Header, &lostAnswerError{err}
 	}
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized {
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && len(body) > 0 {
-			return nil, resp.StatusCode, fmt.Errorf("answer is %q, not JSON", printable(mt, 64))
+			return nil, resp.StatusCode, resp.Header, fmt.Errorf("answer is %q, not JSON", printable(mt, 64))
 		}
 	}
-	return body, resp.StatusCode, nil
+	return body, resp.StatusCode, resp.Header, nil
 }
 
 // revoke revokes the credential's refresh token, or its access token when
@@ -325,7 +392,7 @@ func (e *oauthEnv[U]) revoke(ctx context.Context, server Server, c *Credential[U
 	if c.Token.RefreshToken == "" {
 		form = url.Values{"token": {c.Token.AccessToken}, "token_type_hint": {"access_token"}}
 	}
-	_, status, err := e.postForm(ctx, asm.RevocationEndpoint, e.refreshClient(c, server), form)
+	_, status, _, err := e.postForm(ctx, asm.RevocationEndpoint, e.refreshClient(c, server), form)
 	switch {
 	case err != nil:
 		return fmt.Errorf("revoke: %w", err)
@@ -339,10 +406,10 @@ func (e *oauthEnv[U]) revoke(ctx context.Context, server Server, c *Credential[U
 // runs (golang.org/x/sync/singleflight). fn gets a context that is not
 // cancelled when the first caller gives up, so the others still get its
 // result; each caller stops waiting when its own ctx is done.
-func shareFlight[U comparable](ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (*Credential[U], error)) (*Credential[U], error) {
+func shareFlight[U comparable](ctx context.Context, g *singleflight.Group, key string, bound time.Duration, fn func(context.Context) (*Credential[U], error)) (*Credential[U], error) {
 	ch := g.DoChan(key, func() (any, error) {
 		// Detached from one caller's cancellation, bounded all the same.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*oauthRequestTimeout)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 		defer cancel()
 		return fn(fctx)
 	})
@@ -421,9 +488,12 @@ func (h *OAuthHandler[U]) token(ctx context.Context) (*oauth2.Token, error) {
 		case err == nil:
 			h.cred = c
 		case errors.Is(err, ErrReauthRequired), errors.Is(err, ErrNotAuthenticated), h.cred.Expired(now):
+			// Never a token known to have expired: a failure that
+			// passes is ErrRefreshUnavailable, "try later".
 			return nil, err
 		default:
-			h.env.log.Warn("mcpoauth: refresh ahead of expiry failed; using the current token", "user_id", h.userID, "server", h.server.Key, "error", err)
+			// Logged where it failed; the token still serves meanwhile.
+			h.env.log.Debug("mcpoauth: refresh ahead of expiry failed; using the current token", "user_id", h.userID, "server", h.server.Key, "error", err)
 		}
 	}
 	return h.cred.Token.OAuth2(), nil
