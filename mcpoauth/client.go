@@ -89,12 +89,16 @@ func ClientsFromEnv[U comparable](store *Store[U], servers *Registry) (*Clients[
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := durationFromEnv(os.LookupEnv, RefreshTimeoutEnv)
+	if err != nil {
+		return nil, err
+	}
 	name := strings.TrimSpace(os.Getenv("MCP_OAUTH_CLIENT_NAME"))
 	if name == "" {
 		name = defaultAppName
 	}
 	return &Clients[U]{
-		Store: store, Servers: servers, RefreshWindow: window,
+		Store: store, Servers: servers, RefreshWindow: window, RefreshTimeout: timeout,
 		Implementation: &mcp.Implementation{Name: name, Version: "1.0.0"},
 	}, nil
 }
@@ -102,15 +106,24 @@ func ClientsFromEnv[U comparable](store *Store[U], servers *Registry) (*Clients[
 // RefreshWindowEnv names the variable that overrides DefaultRefreshWindow.
 const RefreshWindowEnv = "MCP_OAUTH_REFRESH_WINDOW"
 
+// RefreshTimeoutEnv names the variable that overrides DefaultRefreshTimeout.
+const RefreshTimeoutEnv = "MCP_OAUTH_REFRESH_TIMEOUT"
+
 // refreshWindowFromEnv reads RefreshWindowEnv: 0 when unset.
 func refreshWindowFromEnv(lookup func(string) (string, bool)) (time.Duration, error) {
-	v, ok := lookup(RefreshWindowEnv)
+	return durationFromEnv(lookup, RefreshWindowEnv)
+}
+
+// durationFromEnv reads a positive duration from the variable name: 0
+// when unset.
+func durationFromEnv(lookup func(string) (string, bool), name string) (time.Duration, error) {
+	v, ok := lookup(name)
 	if v = strings.TrimSpace(v); !ok || v == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("mcpoauth: %s=%q is not a positive duration such as 5m or 30s", RefreshWindowEnv, v)
+		return 0, fmt.Errorf("mcpoauth: %s=%q is not a positive duration such as 5m or 30s", name, v)
 	}
 	return d, nil
 }

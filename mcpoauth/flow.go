@@ -115,12 +115,17 @@ func flowFromLookup[U comparable](store *Store[U], servers *Registry, routePrefi
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := durationFromEnv(lookup, RefreshTimeoutEnv)
+	if err != nil {
+		return nil, err
+	}
 	f := &Flow[U]{
-		Store:         store,
-		Servers:       servers,
-		RedirectURL:   strings.TrimRight(base, "/") + strings.TrimRight(routePrefix, "/") + "/callback",
-		ClientName:    get("MCP_OAUTH_CLIENT_NAME"),
-		RefreshWindow: window,
+		Store:          store,
+		Servers:        servers,
+		RedirectURL:    strings.TrimRight(base, "/") + strings.TrimRight(routePrefix, "/") + "/callback",
+		ClientName:     get("MCP_OAUTH_CLIENT_NAME"),
+		RefreshWindow:  window,
+		RefreshTimeout: timeout,
 	}
 	if cimd := get("MCP_OAUTH_CLIENT_METADATA_URL"); cimd != "" {
 		if err := checkClientMetadataURL(cimd); err != nil {

@@ -23,6 +23,7 @@ import (
 type devServerFlags struct {
 	cfg          devserver.Config
 	scopes       string
+	faults       string
 	clientID     string
 	clientSecret string
 	clientURIs   []string
@@ -58,6 +59,7 @@ generated app needs. Test controls (no credentials, loopback only):
 		Example: `  mcpgen dev-server
   mcpgen dev-server --auto-approve --access-token-ttl 30s
   mcpgen dev-server --access-token-ttl 3s --refresh-delay 2s   # catch clients mid-refresh
+  mcpgen dev-server --access-token-ttl 5s --refresh-grace 30s --faults unavailable=0.1,rate_limited=0.1
   mcpgen dev-server --addr 127.0.0.1:0              # a free port: read the "mcp:" line
   mcpgen dev-server --issuer-path /oauth            # exercise path-insertion discovery
   mcpgen dev-server --no-s256                       # a correct client refuses this server
@@ -78,6 +80,8 @@ generated app needs. Test controls (no credentials, loopback only):
 	fl.DurationVar(&c.AccessTokenTTL, "access-token-ttl", time.Hour, "access token lifetime")
 	fl.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 24*time.Hour, "refresh token lifetime, restarted by each rotation")
 	fl.DurationVar(&c.RefreshDelay, "refresh-delay", 0, "hold each refresh_token grant this long before answering (a client gone meanwhile rotates nothing), to test clients killed mid-refresh")
+	fl.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "honour a rotated refresh token once more within this long (as servers with a grace period do); 0: any replay revokes the family")
+	fl.StringVar(&f.faults, "faults", "", "fail refresh grants at random, e.g. unavailable=0.05,rate_limited=0.05,timeout=0.02,slow=0.1,early_refusal=0.05,lose_answer=0.01,slow_delay=2s")
 	fl.BoolVar(&c.AutoApprove, "auto-approve", false, "approve authorization requests without the consent page")
 	fl.StringVar(&c.DefaultUser, "default-user", "alice", "user who consents when the request has no login_hint")
 	fl.StringVar(&c.IssuerPath, "issuer-path", "", "put the issuer at a path, e.g. /oauth, to test path-insertion discovery")
@@ -96,6 +100,11 @@ generated app needs. Test controls (no credentials, loopback only):
 
 func runDevServer(cmd *cobra.Command, f *devServerFlags) error {
 	cfg := f.cfg
+	faults, err := devserver.ParseFaults(f.faults)
+	if err != nil {
+		return &generator.InputError{Problem: "--faults: " + err.Error(), Fix: "write kind=probability pairs, e.g. --faults unavailable=0.05,slow=0.1"}
+	}
+	cfg.Faults = faults
 	cfg.Scopes = strings.FieldsFunc(f.scopes, func(r rune) bool { return r == ' ' || r == ',' })
 	if len(cfg.Scopes) == 0 {
 		return &generator.InputError{Problem: "--scopes is empty", Fix: `name at least one scope, e.g. --scopes "mcp:read mcp:write"`}

@@ -10,10 +10,14 @@ import (
 // calls that succeeded and failed, the failures by message, and how long
 // the run took.
 type HammerReport struct {
-	OK      int            `json:"ok"`
-	Failed  int            `json:"failed"`
-	Errors  map[string]int `json:"errors"`
-	Seconds float64        `json:"seconds"`
+	OK     int            `json:"ok"`
+	Failed int            `json:"failed"`
+	Errors map[string]int `json:"errors"`
+	// Of the failed: calls that would ask the user to reconnect, and
+	// calls refused with "try later" (ErrRefreshUnavailable).
+	Reauth      int     `json:"reauth"`
+	Unavailable int     `json:"unavailable"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // ParseHammer reads the report from a hammer run's output.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -213,6 +214,13 @@ type oauthError struct {
 	code        string
 	description string
 	basic       bool // the client tried HTTP Basic: answer with a Basic challenge
+	retryAfter  int  // seconds, for a Retry-After header
+	// injected is a Config.Faults answer: counted as a fault, not as a
+	// token error.
+	injected bool
+	// dropAnswer closes the connection instead of answering (the
+	// LoseAnswer fault, after the grant rotated).
+	dropAnswer bool
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.description }
@@ -233,7 +241,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 		basicID, err1 = url.QueryUnescape(basicID)
 		basicSecret, err2 = url.QueryUnescape(basicSecret)
 		if err1 != nil || err2 != nil {
-			return nil, &oauthError{http.StatusUnauthorized, "invalid_client", "the Basic credentials are not form-urlencoded", true}
+			return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "the Basic credentials are not form-urlencoded", basic: true}
 		}
 	}
 	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
@@ -248,7 +256,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 		id = basicID
 	}
 	unauthorized := func(format string, args ...any) *oauthError {
-		return &oauthError{http.StatusUnauthorized, "invalid_client", fmt.Sprintf(format, args...), hasBasic}
+		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: fmt.Sprintf(format, args...), basic: hasBasic}
 	}
 	if id == "" {
 		return nil, unauthorized("no client_id: send it in the body (public clients) or authenticate with the registered method")
@@ -280,12 +288,23 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 
 // writeOAuthError answers e, counting it.
 func (s *Server) writeOAuthError(w http.ResponseWriter, e *oauthError) {
+	if e.dropAnswer {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
 	s.mu.Lock()
-	s.st.stats.TokenErrors[e.code]++
-	if e.code == "invalid_grant" {
-		s.st.stats.InvalidGrants++
+	if !e.injected {
+		s.st.stats.TokenErrors[e.code]++
+		if e.code == "invalid_grant" {
+			s.st.stats.InvalidGrants++
+		}
 	}
 	s.mu.Unlock()
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	if e.basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="mcpgen dev server"`)
 	}

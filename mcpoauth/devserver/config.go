@@ -45,6 +45,17 @@ type Config struct {
 	// see Server.refresh. Default 0: no delay.
 	RefreshDelay time.Duration
 
+	// RefreshGrace keeps a rotated refresh token valid this long after
+	// its rotation, once more, as many authorization servers do so that a
+	// client whose answer was lost can recover: presented again while
+	// its successor is unused, it is answered with a new pair, and the
+	// successor is spent (Stats.GraceRefreshes). Default 0: any replay is
+	// reuse, and revokes the family.
+	RefreshGrace time.Duration
+
+	// Faults make refresh grants fail at random; see Faults.
+	Faults Faults
+
 	// AutoApprove answers authorization requests at once, as the user named
 	// by login_hint (or user), else DefaultUser, without a consent page.
 	AutoApprove bool
@@ -158,10 +169,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	cfg.IssuerPath = p
 
-	for name, d := range map[string]*time.Duration{"access token TTL": &cfg.AccessTokenTTL, "refresh token TTL": &cfg.RefreshTokenTTL, "code TTL": &cfg.CodeTTL, "CIMD cache TTL": &cfg.CIMDCacheTTL, "refresh delay": &cfg.RefreshDelay} {
+	for name, d := range map[string]*time.Duration{"access token TTL": &cfg.AccessTokenTTL, "refresh token TTL": &cfg.RefreshTokenTTL, "code TTL": &cfg.CodeTTL, "CIMD cache TTL": &cfg.CIMDCacheTTL, "refresh delay": &cfg.RefreshDelay, "refresh grace": &cfg.RefreshGrace} {
 		if *d < 0 {
 			return cfg, fmt.Errorf("%s %v is negative", name, *d)
 		}
+	}
+	if cfg.Faults, err = cfg.Faults.check(); err != nil {
+		return cfg, err
 	}
 	if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = time.Hour

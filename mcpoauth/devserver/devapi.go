@@ -40,6 +40,7 @@ func (s *Server) Expire(user string, refresh bool) (access, refreshTokens int) {
 	for _, t := range s.st.access {
 		if (user == "" || t.family.user == user) && now.Before(t.expires) {
 			t.expires = now
+			t.family.accessExpires = now
 			access++
 		}
 	}

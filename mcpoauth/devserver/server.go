@@ -16,11 +16,13 @@ import (
 // Server is the dev server: an MCP server and its OAuth 2.1 authorization
 // server on one loopback listener. Create it with New, then Start it.
 type Server struct {
-	cfg Config
-	now func() time.Time
+	cfg  Config
+	now  func() time.Time
+	dice *faultDice // draws Config.Faults
 
-	mu sync.Mutex
-	st state
+	mu     sync.Mutex
+	st     state
+	faults Faults // Config.Faults, until SetFaults
 
 	urls     URLs
 	srv      *http.Server
@@ -61,7 +63,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
-	s := &Server{cfg: cfg, now: time.Now, st: newState(), done: make(chan struct{})}
+	s := &Server{cfg: cfg, now: time.Now, dice: newFaultDice(cfg.Faults.Seed), faults: cfg.Faults, st: newState(), done: make(chan struct{})}
 	for _, c := range cfg.Clients {
 		cl := &client{
 			id:           c.ID,

@@ -83,7 +83,9 @@ type family struct {
 	created   time.Time
 	refreshes int
 	refreshed []time.Time // when each refresh_token grant succeeded
-	revoked   string      // why, once revoked
+	// accessExpires is when the newest access token expires.
+	accessExpires time.Time
+	revoked       string // why, once revoked
 }
 
 type accessToken struct {
@@ -97,6 +99,11 @@ type refreshToken struct {
 	family  *family
 	expires time.Time
 	used    bool
+	usedAt  time.Time
+	next    *refreshToken // what its rotation issued
+	// regraced is set once it was presented again within
+	// Config.RefreshGrace: a second time is reuse.
+	regraced bool
 }
 
 type authCode struct {
@@ -200,6 +207,7 @@ func (s *Server) issueLocked(f *family, scopes []string, withRefresh bool, now t
 	at := newSecret("mcpdev_at_")
 	exp := now.Add(s.cfg.AccessTokenTTL)
 	st.access[digestOf(at)] = &accessToken{family: f, scopes: slices.Clone(scopes), expires: exp}
+	f.accessExpires = exp
 	st.stats.TokensIssued++
 	resp := tokenResponse{
 		AccessToken: at,

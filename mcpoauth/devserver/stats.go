@@ -26,6 +26,10 @@ type Stats struct {
 	ReuseDetections int            `json:"reuse_detections"`  // replayed refresh tokens or codes; each revokes its family
 	MissingResource int            `json:"missing_resource"`  // authorization or token requests without resource
 
+	// Config.Faults and Config.RefreshGrace at work.
+	FaultsInjected map[string]int `json:"faults_injected"` // by kind: Fault*
+	GraceRefreshes int            `json:"grace_refreshes"` // rotated refresh tokens presented again within the grace period and honoured
+
 	// The refresh_token grants as they arrive, for tests of concurrent
 	// clients. RefreshesInFlight is a gauge, not a counter: the grants
 	// being answered now; with Config.RefreshDelay, a client is in the
@@ -79,6 +83,7 @@ func newStats() Stats {
 		TokenErrors:     map[string]int{},
 		ToolCallsByTool: map[string]int{},
 		ToolCallsByUser: map[string]int{},
+		FaultsInjected:  map[string]int{},
 	}
 }
 
@@ -91,6 +96,7 @@ func (s *Server) Stats() Stats {
 	out.TokenErrors = maps.Clone(out.TokenErrors)
 	out.ToolCallsByTool = maps.Clone(out.ToolCallsByTool)
 	out.ToolCallsByUser = maps.Clone(out.ToolCallsByUser)
+	out.FaultsInjected = maps.Clone(out.FaultsInjected)
 	out.Families = []FamilyStats{}
 	for _, f := range s.st.families {
 		out.Families = append(out.Families, FamilyStats{

@@ -146,6 +146,13 @@ func (s *Server) refresh(ctx context.Context, c *client, form url.Values) (token
 		return tokenResponse{}, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
 			description: "the request ended during the refresh delay; nothing was rotated"}
 	}
+	s.mu.Lock()
+	faults := s.faults
+	s.mu.Unlock()
+	fault := s.dice.draw(faults)
+	if e := s.injectFault(ctx, faults, fault, rt); e != nil {
+		return tokenResponse{}, e
+	}
 
 	now := s.now()
 	s.mu.Lock()
@@ -166,9 +173,16 @@ func (s *Server) refresh(ctx context.Context, c *client, form url.Values) (token
 	if e != nil {
 		return tokenResponse{}, e
 	}
+	graced := false
 	switch {
 	case f.revoked != "":
 		return tokenResponse{}, badRequest("invalid_grant", "the refresh token was revoked (%s); the user must authorize again", strings.ReplaceAll(f.revoked, "_", " "))
+	case t.used && s.cfg.RefreshGrace > 0 && !t.regraced && t.next != nil && !t.next.used && now.Sub(t.usedAt) < s.cfg.RefreshGrace:
+		// The answer of its rotation may have been lost: honoured once,
+		// and the token that rotation issued is spent instead.
+		t.regraced, graced = true, true
+		t.next.used, t.next.usedAt = true, now
+		st.stats.GraceRefreshes++
 	case t.used:
 		st.stats.ReuseDetections++
 		st.revokeFamilyLocked(f, revokedReuse)
@@ -188,13 +202,57 @@ func (s *Server) refresh(ctx context.Context, c *client, form url.Values) (token
 			}
 		}
 	}
-	t.used = true
+	if !graced {
+		t.used, t.usedAt = true, now
+	}
 	f.refreshes++
 	f.refreshed = append(f.refreshed, now)
 	st.stats.Refreshes++
 	st.stats.RefreshesByUser[f.user]++
 	st.sweepLocked(now)
-	return s.issueLocked(f, scopes, true, now), nil
+	resp := s.issueLocked(f, scopes, true, now)
+	t.next = st.refresh[digestOf(resp.RefreshToken)]
+	if fault == FaultLoseAnswer && !graced {
+		st.stats.FaultsInjected[fault]++
+		return tokenResponse{}, &oauthError{dropAnswer: true, injected: true}
+	}
+	return resp, nil
+}
+
+// injectFault answers a grant with the fault drawn for it, or returns
+// nil to go on: at once for the faults before rotation, after the delay
+// for a slow one. The lost answer comes after rotation (Server.refresh).
+func (s *Server) injectFault(ctx context.Context, faults Faults, fault, rt string) *oauthError {
+	count := func() {
+		s.mu.Lock()
+		s.st.stats.FaultsInjected[fault]++
+		s.mu.Unlock()
+	}
+	switch fault {
+	case FaultUnavailable:
+		count()
+		return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "injected fault: try again later", injected: true}
+	case FaultRateLimited:
+		count()
+		return &oauthError{status: http.StatusTooManyRequests, code: "slow_down", description: "injected fault: too many requests", retryAfter: 1, injected: true}
+	case FaultTimeout:
+		count()
+		sleep(ctx, time.Minute)
+		return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "injected fault: no answer in time; nothing was rotated", injected: true}
+	case FaultSlow:
+		count()
+		sleep(ctx, faults.SlowDelay)
+	case FaultEarlyRefusal:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t := s.st.refresh[digestOf(rt)]
+		if t == nil || t.used || !s.now().Before(t.family.accessExpires) {
+			return nil // not early: no refusal
+		}
+		s.st.stats.FaultsInjected[fault]++
+		return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: "injected fault: refreshed too early; use the access token until it expires", injected: true}
+	}
+	return nil
 }
 
 // waitRefreshDelay waits Config.RefreshDelay and reports whether ctx is

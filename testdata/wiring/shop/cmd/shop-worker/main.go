@@ -113,7 +113,7 @@ func run(ctx context.Context, r runner, cmd string, args []string) error {
 // job would, and calls the job's tool calls times, or until duration has
 // passed when it is set, counting what happened.
 func hammer(ctx context.Context, deps jobs.Deps, job jobs.ResearchArgs, goroutines, calls int, pause, duration time.Duration) error {
-	var ok, failed atomic.Int64
+	var ok, failed, reauth, unavailable atomic.Int64
 	var mu sync.Mutex
 	errs := map[string]int{}
 	began := time.Now()
@@ -130,6 +130,12 @@ func hammer(ctx context.Context, deps jobs.Deps, job jobs.ResearchArgs, goroutin
 				err := callOnce(ctx, deps, job, fmt.Sprintf("g%d-%d", g, i))
 				if err != nil {
 					failed.Add(1)
+					switch {
+					case errors.Is(err, mcpoauth.ErrReauthRequired), errors.Is(err, mcpoauth.ErrNotAuthenticated):
+						reauth.Add(1) // the user would be asked to reconnect
+					case errors.Is(err, mcpoauth.ErrRefreshUnavailable):
+						unavailable.Add(1) // "try later"
+					}
 					mu.Lock()
 					errs[err.Error()]++
 					mu.Unlock()
@@ -144,6 +150,7 @@ func hammer(ctx context.Context, deps jobs.Deps, job jobs.ResearchArgs, goroutin
 	}
 	wg.Wait()
 	b, _ := json.Marshal(map[string]any{"ok": ok.Load(), "failed": failed.Load(), "errors": errs,
+		"reauth": reauth.Load(), "unavailable": unavailable.Load(),
 		"seconds": time.Since(began).Seconds()})
 	fmt.Printf("hammer: %s\n", b)
 	if failed.Load() > 0 {
