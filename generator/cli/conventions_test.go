@@ -1,0 +1,55 @@
+package cli_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUnknownCommandsAndFlags checks that a mistyped subcommand or flag
+// exits 2 with the closest name and the failing command's own help,
+// instead of printing the help and exiting 0.
+func TestUnknownCommandsAndFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string // in stderr
+	}{
+		{[]string{"oauth", "instal"}, []string{`unknown command "instal" for "mcpgen oauth"`, "did you mean install?", "`mcpgen oauth --help`"}},
+		{[]string{"oauth", "isntall"}, []string{`unknown command "isntall"`, "did you mean install?"}},
+		{[]string{"oauth", "uninstal"}, []string{"did you mean uninstall?"}},
+		{[]string{"oauth", "frobnicate"}, []string{`unknown command "frobnicate" for "mcpgen oauth"`, "`mcpgen oauth --help`"}},
+		{[]string{"verson"}, []string{`unknown command "verson" for "mcpgen"`, "did you mean version?", "`mcpgen --help`"}},
+		{[]string{"completion", "bsh"}, []string{"did you mean bash?", "`mcpgen completion --help`"}},
+		{[]string{"oauth", "install", "--forse"}, []string{"unknown flag --forse; did you mean --force?", "`mcpgen oauth install --help`"}},
+		{[]string{"oauth", "install", "--namesapce=Admin"}, []string{"did you mean --namespace?"}},
+		{[]string{"oauth", "install", "-force"}, []string{"did you mean --force?", "`mcpgen oauth install --help`"}},
+		{[]string{"oauth", "uninstall", "--pretned"}, []string{"did you mean --pretend?", "`mcpgen oauth uninstall --help`"}},
+		{[]string{"dev-server", "--adr", "127.0.0.1:0"}, []string{"did you mean --addr?", "`mcpgen dev-server --help`"}},
+		{[]string{"oauth", "install", "--frobnicate"}, []string{"unknown flag --frobnicate", "`mcpgen oauth install --help`"}},
+		{[]string{"version", "extra"}, []string{"takes no arguments", "`mcpgen version --help`"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := mcpgen(t, tc.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			if out != "" {
+				t.Errorf("stdout is not empty:\n%s", out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut)
+				}
+			}
+			if strings.Contains(errOut, "did you mean") && !strings.Contains(strings.Join(tc.want, " "), "did you mean") {
+				t.Errorf("a suggestion for a name close to nothing:\n%s", errOut)
+			}
+		})
+	}
+	// A command that only groups others still shows its help when run alone.
+	for _, args := range [][]string{{"oauth"}, {}} {
+		code, out, errOut := mcpgen(t, args...)
+		if code != 0 || !strings.Contains(out, "Available Commands:") {
+			t.Errorf("mcpgen %v: exit %d, stdout:\n%s\nstderr:\n%s", args, code, out, errOut)
+		}
+	}
+}
