@@ -87,6 +87,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 can connect their own account on a remote MCP server through OAuth 2.1 in the
 browser, and so that background jobs can later call that server's tools with
 the user's stored, encrypted, auto-refreshed token.`,
+		Version:       version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
@@ -94,6 +95,10 @@ the user's stored, encrypted, auto-refreshed token.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
+	// --version prints what mcpgen version does. Declared here, it has no
+	// -v, which dev-server's --verbose has.
+	root.Flags().Bool("version", false, "print the mcpgen version")
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newOAuthCmd(), newVersionCmd(), newDevServerCmd())
 	// Cobra adds its completion command when it executes; added now, it
 	// refuses unknown shells like the other commands' unknown subcommands.
@@ -114,10 +119,11 @@ func version() string {
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the mcpgen version",
-		Example: `  mcpgen version`,
-		Args:    noArgs,
+		Use:   "version",
+		Short: "Print the mcpgen version",
+		Example: `  mcpgen version
+  mcpgen --version`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(cmd.OutOrStdout(), version())
 			return nil

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/mcpgen/mcpgen/generator"
 )
 
 // TestUnknownCommandsAndFlags checks that a mistyped subcommand or flag
@@ -51,5 +53,18 @@ func TestUnknownCommandsAndFlags(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "Available Commands:") {
 			t.Errorf("mcpgen %v: exit %d, stdout:\n%s\nstderr:\n%s", args, code, out, errOut)
 		}
+	}
+}
+
+// TestVersionFlag checks that mcpgen --version prints what mcpgen version
+// prints.
+func TestVersionFlag(t *testing.T) {
+	code, want, errOut := mcpgen(t, "version")
+	if code != 0 || !strings.HasPrefix(want, "mcpgen v"+generator.Version) {
+		t.Fatalf("mcpgen version: exit %d, stdout %q, stderr %q", code, want, errOut)
+	}
+	code, got, errOut := mcpgen(t, "--version")
+	if code != 0 || got != want {
+		t.Errorf("mcpgen --version: exit %d, stdout %q, want %q; stderr %q", code, got, want, errOut)
 	}
 }
