@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,5 +68,80 @@ func TestVersionFlag(t *testing.T) {
 	code, got, errOut := mcpgen(t, "--version")
 	if code != 0 || got != want {
 		t.Errorf("mcpgen --version: exit %d, stdout %q, want %q; stderr %q", code, got, want, errOut)
+	}
+}
+
+// TestModuleRootFromSubfolder runs install and uninstall from a folder
+// below the module root, as git runs from below the work tree's top: both
+// act on the folder of go.mod, and say so.
+func TestModuleRootFromSubfolder(t *testing.T) {
+	dir := copyApp(t, "shop")
+	before := tree(t, dir)
+	t.Chdir(filepath.Join(dir, "internal", "web"))
+
+	code, out, errOut := mcpgen(t, "oauth", "install", "--clock", testClock)
+	if code != 0 {
+		t.Fatalf("install from internal/web: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "module root ../.. (" + dir + ")"; !strings.Contains(out, want) {
+		t.Errorf("stdout does not say which root was used (%q):\n%s", want, out)
+	}
+	after := tree(t, dir)
+	for _, p := range []string{"internal/mcpoauth/store.go", generator.ManifestPath} {
+		if _, ok := after[p]; !ok {
+			t.Errorf("%s not written at the module root", p)
+		}
+	}
+	for p := range after {
+		if strings.HasPrefix(p, "internal/web/internal/") || strings.HasPrefix(p, "internal/web/db/") {
+			t.Errorf("written below the current folder instead of the root: %s", p)
+		}
+	}
+
+	// --dir starts the search the same way.
+	t.Chdir(t.TempDir())
+	code, out, errOut = mcpgen(t, "oauth", "uninstall", "--dir", filepath.Join(dir, "internal", "models"))
+	if code != 0 || !strings.Contains(out, "module root ../..") {
+		t.Fatalf("uninstall --dir internal/models: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	sameTree(t, before, tree(t, dir))
+
+	// At the root itself nothing is said about it.
+	t.Chdir(dir)
+	if _, out, _ := mcpgen(t, "oauth", "install", "--pretend"); strings.Contains(out, "module root") {
+		t.Errorf("the root is named though it is the current folder:\n%s", out)
+	}
+}
+
+// TestNoModuleAbove checks that the search for go.mod stops at the root of
+// the file system with an error naming the fix.
+func TestNoModuleAbove(t *testing.T) {
+	dir := copyApp(t, "notamodule")
+	skipInsideModule(t, dir)
+	before := tree(t, dir)
+	t.Chdir(dir)
+	code, out, errOut := mcpgen(t, "oauth", "install")
+	if code != 2 {
+		t.Errorf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"no go.mod in " + dir + " or any folder above it", "run mcpgen inside a Go module", "go mod init"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	sameTree(t, before, tree(t, dir))
+}
+
+// skipInsideModule skips the test when a folder above dir has a go.mod:
+// mcpgen run in dir would act on that module.
+func skipInsideModule(t *testing.T, dir string) {
+	t.Helper()
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			t.Skipf("the temporary folder is inside a Go module (%s)", d)
+		}
+		if filepath.Dir(d) == d {
+			return
+		}
 	}
 }

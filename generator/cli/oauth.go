@@ -116,8 +116,8 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.BoolVar(&f.opts.SkipViews, "skip-views", false, "no HTML views: the handler answers JSON")
 	fl.StringVar(&f.opts.CurrentUser, "current-user", "", "the function saying who is signed in: <package folder>.<Func> (default: detected)")
 	fl.StringVar(&f.opts.Database, "database", "", "sqlite, postgres or mysql (default: from go.mod's driver, else sqlite)")
-	fl.StringVar(&f.dir, "dir", ".", "root of the target Go module")
-	fl.StringVar(&f.opts.MigrationsDir, "migrations-dir", "", "goose migrations folder, relative to --dir (default: the existing one, else db/migrations)")
+	fl.StringVar(&f.dir, "dir", ".", "a folder of the target Go module: mcpgen works on the nearest folder at or above it with a go.mod")
+	fl.StringVar(&f.opts.MigrationsDir, "migrations-dir", "", "goose migrations folder, relative to the module root (default: the existing one, else db/migrations)")
 	fl.StringVar(&f.opts.UserTable, "user-table", "", "table of the user model (default: its plural, e.g. people for Person)")
 	fl.StringVar(&f.opts.UserIDType, "user-id-type", "", "int64, string or uuid (default: from the model's ID field, else int64)")
 	fl.BoolVarP(&f.pretend, "pretend", "p", false, "run but do not write anything")
@@ -129,37 +129,46 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	_ = fl.MarkHidden("clock")
 }
 
-// open resolves the options of a run and opens the target root.
-func (f *runFlags) open(args []string) (*os.Root, generator.Options, error) {
-	opts := f.opts
+// open resolves the options of a run and opens the target root: the
+// module --dir is in. When that is above --dir, walked is the path from
+// --dir up to it, else "".
+func (f *runFlags) open(args []string) (root *os.Root, opts generator.Options, walked string, err error) {
+	opts = f.opts
 	if f.force && f.skip {
-		return nil, opts, &generator.InputError{Problem: "--force and --skip contradict each other", Fix: "pass one of them: --force overwrites conflicts, --skip keeps yours"}
+		return nil, opts, "", &generator.InputError{Problem: "--force and --skip contradict each other", Fix: "pass one of them: --force overwrites conflicts, --skip keeps yours"}
 	}
 	if len(args) == 1 {
 		opts.UserModel = args[0]
 		if opts.UserModel == "" {
-			return nil, opts, &generator.InputError{Problem: "the user model name is empty", Fix: "pass a Go type name such as User or Account, or leave it out for User"}
+			return nil, opts, "", &generator.InputError{Problem: "the user model name is empty", Fix: "pass a Go type name such as User or Account, or leave it out for User"}
 		}
 	}
-	now, err := clock(f.clock)
-	if err != nil {
-		return nil, opts, err
+	if opts.Now, err = clock(f.clock); err != nil {
+		return nil, opts, "", err
 	}
-	opts.Now = now
-	dir, err := filepath.Abs(f.dir)
+	start, err := filepath.Abs(f.dir)
 	if err != nil {
-		return nil, opts, err
+		return nil, opts, "", err
 	}
-	info, err := os.Stat(dir)
+	info, err := os.Stat(start)
 	if err != nil || !info.IsDir() {
-		return nil, opts, &generator.InputError{Problem: fmt.Sprintf("--dir %s is not a folder", f.dir), Fix: "pass the root of your Go module"}
+		return nil, opts, "", &generator.InputError{Problem: fmt.Sprintf("--dir %s is not a folder", f.dir), Fix: "pass a folder of your Go module"}
+	}
+	dir, err := moduleRoot(start)
+	if err != nil {
+		return nil, opts, "", err
+	}
+	if dir != start {
+		if walked, err = filepath.Rel(start, dir); err != nil {
+			return nil, opts, "", err
+		}
 	}
 	opts.Dir = dir
-	root, err := os.OpenRoot(dir)
+	root, err = os.OpenRoot(dir)
 	if err != nil {
-		return nil, opts, fmt.Errorf("open %s: %w", f.dir, err)
+		return nil, opts, "", fmt.Errorf("open %s: %w", dir, err)
 	}
-	return root, opts, nil
+	return root, opts, walked, nil
 }
 
 func (f *runFlags) mode() generator.Mode {
@@ -176,11 +185,17 @@ func (f *runFlags) mode() generator.Mode {
 // --diff, applies it. It returns the plan, or nil when nothing was applied.
 func (f *runFlags) execute(cmd *cobra.Command, args []string,
 	plan func(fs.FS, generator.Options) (*generator.Plan, error)) (*generator.Plan, error) {
-	root, opts, err := f.open(args)
+	root, opts, walked, err := f.open(args)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
+	if walked != "" && !f.quiet {
+		// The paths printed from here on are relative to the root, not to
+		// where mcpgen was run.
+		out := cmd.OutOrStdout()
+		fmt.Fprintln(out, statusLine("detect", fmt.Sprintf("module root %s (%s): paths below are relative to it", walked, opts.Dir), useColor(out)))
+	}
 	p, err := plan(root.FS(), opts)
 	if err != nil {
 		return nil, err
