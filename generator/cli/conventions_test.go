@@ -1,12 +1,15 @@
 package cli_test
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mcpgen/mcpgen/generator"
+	"github.com/mcpgen/mcpgen/generator/cli"
 )
 
 // TestUnknownCommandsAndFlags checks that a mistyped subcommand or flag
@@ -142,6 +145,68 @@ func skipInsideModule(t *testing.T, dir string) {
 		}
 		if filepath.Dir(d) == d {
 			return
+		}
+	}
+}
+
+// TestColor checks that the status lines are coloured on a terminal only,
+// and never with TERM=dumb or NO_COLOR set to anything (no-color.org).
+func TestColor(t *testing.T) {
+	dir := copyApp(t, "shop")
+	run := func(t *testing.T) string {
+		t.Helper()
+		code, out, errOut := mcpgen(t, "oauth", "install", "--dir", dir, "--pretend")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		tty     bool
+		term    string
+		noColor string
+		color   bool
+	}{
+		{"terminal", true, "xterm-256color", "", true},
+		{"terminal without TERM", true, "", "", true},
+		{"NO_COLOR", true, "xterm-256color", "1", false},
+		{"NO_COLOR=0", true, "xterm-256color", "0", false},
+		{"TERM=dumb", true, "dumb", "", false},
+		{"not a terminal", false, "xterm-256color", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cli.SetTerminal(t, tc.tty)
+			t.Setenv("TERM", tc.term)
+			t.Setenv("NO_COLOR", tc.noColor)
+			out := run(t)
+			if got := strings.Contains(out, "\x1b["); got != tc.color {
+				t.Errorf("ANSI escapes: %v, want %v:\n%q", got, tc.color, out)
+			}
+		})
+	}
+
+	// What stdout is, without the seam: a pipe, a file and a buffer are
+	// not terminals.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	for name, out := range map[string]io.Writer{"pipe": w, "file": f, os.DevNull: devNull, "buffer": new(bytes.Buffer)} {
+		if cli.IsTerminal(out) {
+			t.Errorf("a %s is taken for a terminal", name)
 		}
 	}
 }
