@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -209,4 +210,100 @@ func TestColor(t *testing.T) {
 			t.Errorf("a %s is taken for a terminal", name)
 		}
 	}
+}
+
+// TestInstallHelpListsWhatItWrites checks that install --help lists the
+// files the default install writes, each with what it is for: every file
+// of the plan matches an entry, and every entry a file of the plan.
+func TestInstallHelpListsWhatItWrites(t *testing.T) {
+	// The shop sample app takes every file: SQLite (River), views, a user
+	// model and a routes marker.
+	dir := copyApp(t, "shop")
+	planned := statuses(install(t, dir, "--pretend"))
+	routes := ""
+	for p, s := range planned {
+		if s == "inject" {
+			routes = p
+		}
+	}
+	// What the placeholders of the help stand for in the shop.
+	placeholders := map[string]string{
+		"<version>":             "[0-9]{14}",
+		"<user model's folder>": regexp.QuoteMeta("internal/models"),
+		"<routes file>":         regexp.QuoteMeta(routes),
+	}
+
+	code, help, errOut := mcpgen(t, "oauth", "install", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	entries := helpFiles(t, help, placeholders)
+	if len(entries) == 0 {
+		t.Fatalf("install --help lists no files:\n%s", help)
+	}
+	matched := map[string]bool{}
+	for p := range planned {
+		found := false
+		for entry, re := range entries {
+			if re.MatchString(p) {
+				found, matched[entry] = true, true
+			}
+		}
+		if !found {
+			t.Errorf("install writes %s, which install --help does not list", p)
+		}
+	}
+	for entry := range entries {
+		if !matched[entry] {
+			t.Errorf("install --help lists %s, which the default install does not write", entry)
+		}
+	}
+}
+
+// helpFiles parses the file list of install --help: folders ending in /
+// indented two spaces, their files four, files at the root two, each file
+// followed by its purpose. It returns each path, with <placeholders>, and
+// a regular expression matching the paths it stands for, where each
+// placeholder is the expression placeholders gives it.
+func helpFiles(t *testing.T, help string, placeholders map[string]string) map[string]*regexp.Regexp {
+	t.Helper()
+	_, list, ok := strings.Cut(help, "\nWhat it writes")
+	if !ok {
+		t.Fatalf("install --help has no \"What it writes\" section:\n%s", help)
+	}
+	list, _, _ = strings.Cut(list, "\n\n")
+	line := regexp.MustCompile(`^(  |    )(\S.*?)(?: {2,}(\S.*))?$`)
+	placeholder := regexp.MustCompile(`<[^>]+>`)
+	entries := map[string]*regexp.Regexp{}
+	folder := ""
+	lines := strings.Split(list, "\n")
+	for len(lines) > 0 && !strings.HasPrefix(lines[0], "  ") {
+		lines = lines[1:] // the heading
+	}
+	for _, l := range lines {
+		m := line.FindStringSubmatch(l)
+		switch {
+		case m == nil:
+			t.Fatalf("not an entry of the file list: %q", l)
+		case m[1] == "  " && strings.HasSuffix(m[2], "/") && m[3] == "":
+			folder = m[2]
+			continue
+		case m[1] == "  ":
+			folder = ""
+		}
+		if m[3] == "" {
+			t.Errorf("%s%s has no purpose", folder, m[2])
+		}
+		p := folder + m[2]
+		expr := regexp.QuoteMeta(p)
+		for _, ph := range placeholder.FindAllString(expr, -1) {
+			sub, ok := placeholders[ph]
+			if !ok {
+				t.Fatalf("%s: the test does not know what %s stands for", p, ph)
+			}
+			expr = strings.Replace(expr, ph, sub, 1)
+		}
+		entries[p] = regexp.MustCompile("^" + expr + "$")
+	}
+	return entries
 }

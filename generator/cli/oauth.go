@@ -5,7 +5,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -53,7 +56,8 @@ func newInstallCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "install [UserModel]",
 		Short: "Write the MCP OAuth connection code into the Go module in --dir",
-		Long: `install writes, into the Go module at --dir: goose migrations for the OAuth
+		Long: `install writes, into the Go module of the current folder or of --dir (the
+nearest folder at or above it with a go.mod): goose migrations for the OAuth
 credentials and pending flow states, and a Go package (internal/mcpoauth, nested
 under the namespace) with the models, an encrypted store over database/sql and
 its tests, plus helpers beside the user model.
@@ -62,7 +66,7 @@ Each file is reported on one line: create, identical, update (mcpgen's own
 earlier output, unedited), conflict, force, skip. A file you edited is a
 conflict: without --force or --skip nothing at all is written. What mcpgen
 wrote is recorded in .mcpgen.json so re-runs and uninstall know your edits.
-` + railsMapping,
+` + outputsHelp() + railsMapping,
 		Example: `  mcpgen oauth install
   mcpgen oauth install Account
   mcpgen oauth install User --namespace=Admin
@@ -77,6 +81,47 @@ wrote is recorded in .mcpgen.json so re-runs and uninstall know your edits.
 	}
 	addRunFlags(cmd, f)
 	return cmd
+}
+
+// outputsHelp lists, for install --help, every file install writes or
+// edits, grouped by folder, each with its purpose, as package generator
+// declares them.
+func outputsHelp() string {
+	var b strings.Builder
+	b.WriteString(`
+What it writes, with the default options (--namespace=Admin puts the package
+in internal/admin/mcpoauth, --migrations-dir moves the migrations):
+`)
+	var folders []string
+	byFolder := map[string][]generator.Output{}
+	for _, o := range generator.Outputs() {
+		dir := path.Dir(o.Path)
+		if _, ok := byFolder[dir]; !ok {
+			folders = append(folders, dir)
+		}
+		byFolder[dir] = append(byFolder[dir], o)
+	}
+	// The folders in the order of their first file, then what is at the
+	// root, unindented.
+	for i, dir := range folders {
+		if dir == "." {
+			folders = append(append(folders[:i:i], folders[i+1:]...), dir)
+			break
+		}
+	}
+	for _, dir := range folders {
+		indent := "  "
+		if dir != "." {
+			fmt.Fprintf(&b, "  %s/\n", dir)
+			indent = "    "
+		}
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, o := range byFolder[dir] {
+			fmt.Fprintf(w, "%s%s\t%s\n", indent, path.Base(o.Path), o.Purpose)
+		}
+		w.Flush()
+	}
+	return b.String()
 }
 
 func newUninstallCmd() *cobra.Command {
