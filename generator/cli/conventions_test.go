@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/mcpgen/mcpgen/generator"
 	"github.com/mcpgen/mcpgen/generator/cli"
+	"github.com/mcpgen/mcpgen/mcpoauth"
 )
 
 // TestUnknownCommandsAndFlags checks that a mistyped subcommand or flag
@@ -306,4 +309,80 @@ func helpFiles(t *testing.T, help string, placeholders map[string]string) map[st
 		entries[p] = regexp.MustCompile("^" + expr + "$")
 	}
 	return entries
+}
+
+// TestKeygen checks that mcpgen oauth keygen prints a fresh key the
+// runtime's own parser accepts, as a line the shell can eval, putting it
+// before the keys already set (rotation: the new key encrypts, the old
+// ones still decrypt).
+func TestKeygen(t *testing.T) {
+	// keygen runs it and returns the keys of its export line, checking
+	// that every other line is a comment naming the new key.
+	keygen := func(t *testing.T) [][]byte {
+		t.Helper()
+		code, out, errOut := mcpgen(t, "oauth", "keygen")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var value string
+		for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if v, ok := strings.CutPrefix(line, "export "+mcpoauth.KeysEnv+"="); ok {
+				if value != "" {
+					t.Fatalf("two export lines:\n%s", out)
+				}
+				value = v
+			} else if !strings.HasPrefix(line, "#") {
+				t.Errorf("a line that is neither a comment nor the export, eval would run it: %q", line)
+			}
+		}
+		keys, err := mcpoauth.ParseKeys(value)
+		if err != nil {
+			t.Fatalf("the runtime does not parse %s=%s: %v", mcpoauth.KeysEnv, value, err)
+		}
+		if _, err := mcpoauth.NewKeyring(keys...); err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(value, ",")
+		if !strings.Contains(out, "#   "+first+"\n") {
+			t.Errorf("the new key is not shown on its own:\n%s", out)
+		}
+		return keys
+	}
+
+	t.Setenv(mcpoauth.KeysEnv, "")
+	os.Unsetenv(mcpoauth.KeysEnv)
+	a, b := keygen(t), keygen(t)
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("without %s: %d and %d keys, want 1", mcpoauth.KeysEnv, len(a), len(b))
+	}
+	if bytes.Equal(a[0], b[0]) {
+		t.Error("two runs printed the same key")
+	}
+
+	t.Setenv(mcpoauth.KeysEnv, " ")
+	if got := keygen(t); len(got) != 1 {
+		t.Errorf("with %s empty: %d keys, want 1", mcpoauth.KeysEnv, len(got))
+	}
+
+	// Two keys set, in a form the runtime accepts but does not write.
+	old1, old2 := make([]byte, mcpoauth.KeySize), make([]byte, mcpoauth.KeySize)
+	rand.Read(old1)
+	rand.Read(old2)
+	t.Setenv(mcpoauth.KeysEnv, base64.RawURLEncoding.EncodeToString(old1)+" \n"+base64.StdEncoding.EncodeToString(old2))
+	got := keygen(t)
+	if len(got) != 3 || !bytes.Equal(got[1], old1) || !bytes.Equal(got[2], old2) || bytes.Equal(got[0], old1) || bytes.Equal(got[0], old2) {
+		t.Errorf("rotation: got %d keys, want the new one, then the two set, in order", len(got))
+	}
+
+	// Keys that do not parse are named by position, never echoed.
+	t.Setenv(mcpoauth.KeysEnv, base64.StdEncoding.EncodeToString(old1)+",not-a-key!")
+	code, out, errOut := mcpgen(t, "oauth", "keygen")
+	if code != 2 || out != "" || !strings.Contains(errOut, mcpoauth.KeysEnv) || !strings.Contains(errOut, "key 2 of 2") ||
+		strings.Contains(errOut, "not-a-key!") {
+		t.Errorf("with a bad key set: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	if code, _, _ := mcpgen(t, "oauth", "keygen", "extra"); code != 2 {
+		t.Errorf("keygen with an argument: exit %d, want 2", code)
+	}
 }

@@ -33,9 +33,10 @@ func newOAuthCmd() *cobra.Command {
 		Use:   "oauth",
 		Short: "Per-user OAuth connections to MCP servers",
 		Example: `  mcpgen oauth install
-  mcpgen oauth uninstall`,
+  mcpgen oauth uninstall
+  mcpgen oauth keygen`,
 	}
-	cmd.AddCommand(newInstallCmd(), newUninstallCmd())
+	cmd.AddCommand(newInstallCmd(), newUninstallCmd(), newKeygenCmd())
 	return cmd
 }
 
