@@ -98,7 +98,13 @@ func placeMigrations(fsys fs.FS, dir string, now time.Time, migs []Migration) ([
 	}
 	for k, v := range migrationVersions(style, now, len(fresh)) {
 		i := fresh[k]
-		files[i].Path = path.Join(dir, v+"_"+migs[i].Name+".sql")
+		files[i].Path = migrationPath(dir, v, migs[i].Name)
 	}
 	return files, nil
+}
+
+// migrationPath is the path of migration name at version in dir, in
+// goose's form.
+func migrationPath(dir, version, name string) string {
+	return path.Join(dir, version+"_"+name+".sql")
 }

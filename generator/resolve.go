@@ -36,8 +36,8 @@ func Resolve(fsys fs.FS, opts Options) (Names, []string, error) {
 			return n, nil, err
 		}
 		if n.MigrationsDir == "" {
-			n.MigrationsDir = "db/migrations"
-			notes = append(notes, "no goose migrations folder found: writing migrations to db/migrations (pass --migrations-dir to choose)")
+			n.MigrationsDir = defaultMigrationsDir
+			notes = append(notes, "no goose migrations folder found: writing migrations to "+defaultMigrationsDir+" (pass --migrations-dir to choose)")
 		} else {
 			notes = append(notes, "migrations folder "+n.MigrationsDir+", found by its goose migrations")
 		}
@@ -72,7 +72,20 @@ func Resolve(fsys fs.FS, opts Options) (Names, []string, error) {
 		return n, nil, err
 	}
 
-	// Names of the generated package and routes.
+	placePackage(&n)
+
+	if err := checkHandlerCollision(fsys, n); err != nil {
+		return n, nil, err
+	}
+	return n, notes, nil
+}
+
+// defaultMigrationsDir is where migrations go in a module that has none.
+const defaultMigrationsDir = "db/migrations"
+
+// placePackage names the generated package, its routes and views from the
+// module, namespace and handler type of n.
+func placePackage(n *Names) {
 	var nsDirs, nsRoute []string
 	for _, p := range n.Namespace {
 		nsDirs = append(nsDirs, lowerPkg(p))
@@ -87,11 +100,12 @@ func Resolve(fsys fs.FS, opts Options) (Names, []string, error) {
 	}
 	n.RoutePrefix = "/" + path.Join(append(nsRoute, n.Resource)...)
 	n.ViewDir = n.PackageDir + "/views/" + n.Resource
+}
 
-	if err := checkHandlerCollision(fsys, n); err != nil {
-		return n, nil, err
-	}
-	return n, notes, nil
+// userHelpersPath is the file of the user helpers: beside modelFile, the
+// file declaring the user model.
+func userHelpersPath(modelFile, model string) string {
+	return path.Join(path.Dir(modelFile), underscore(model)+"_mcp_oauth.go")
 }
 
 // resolveUser finds the user model and settles its table, key column and
@@ -139,7 +153,7 @@ func resolveUser(fsys fs.FS, opts Options, schema appSchema, n *Names, notes *[]
 	}
 	n.UserModelFile = m.File
 	n.UserModelPkg = m.Pkg
-	n.UserHelpers = path.Join(path.Dir(m.File), snake+"_mcp_oauth.go")
+	n.UserHelpers = userHelpersPath(m.File, n.UserModel)
 
 	switch {
 	case m.IDField == "":

@@ -28,7 +28,7 @@ const (
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return ExitOK
 	}
@@ -45,8 +45,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.As(err, &failed):
 		return ExitFailure
 	}
-	// cobra's own errors: an unknown command, flag or argument.
-	fmt.Fprintln(stderr, "  fix: see `mcpgen --help`")
+	// An unknown command, flag or argument: the help of the command that
+	// refused it says what it takes.
+	fmt.Fprintf(stderr, "  fix: see `%s --help`\n", cmd.CommandPath())
 	return ExitBadInput
 }
 
@@ -86,29 +87,45 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 can connect their own account on a remote MCP server through OAuth 2.1 in the
 browser, and so that background jobs can later call that server's tools with
 the user's stored, encrypted, auto-refreshed token.`,
+		Version:       version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(flagError)
+	// --version prints what mcpgen version does. Declared here, it has no
+	// -v, which dev-server's --verbose has.
+	root.Flags().Bool("version", false, "print the mcpgen version")
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newOAuthCmd(), newVersionCmd(), newDevServerCmd())
+	// Cobra adds its completion command when it executes; added now, it
+	// refuses unknown shells like the other commands' unknown subcommands.
+	root.InitDefaultCompletionCmd()
+	requireSubcommands(root)
 	return root
+}
+
+// version is the version line of mcpgen: its version and the Go it was
+// built with.
+func version() string {
+	v := "mcpgen v" + generator.Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " (" + bi.GoVersion + ")"
+	}
+	return v
 }
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the mcpgen version",
-		Example: `  mcpgen version`,
-		Args:    noArgs,
+		Use:   "version",
+		Short: "Print the mcpgen version",
+		Example: `  mcpgen version
+  mcpgen --version`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "mcpgen v%s", generator.Version)
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				fmt.Fprintf(cmd.OutOrStdout(), " (%s)", bi.GoVersion)
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
+			fmt.Fprintln(cmd.OutOrStdout(), version())
 			return nil
 		},
 	}

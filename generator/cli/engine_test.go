@@ -409,6 +409,7 @@ func TestSourceDateEpochStampsMigrations(t *testing.T) {
 
 func TestNotAGoModule(t *testing.T) {
 	dir := copyApp(t, "notamodule")
+	skipInsideModule(t, dir)
 	before := tree(t, dir)
 	code, _, errOut := mcpgen(t, "oauth", "install", "--dir", dir)
 	if code != 2 || !strings.Contains(errOut, "not a Go module") || !strings.Contains(errOut, "go mod init") {

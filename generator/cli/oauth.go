@@ -5,8 +5,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgen/mcpgen/generator"
@@ -29,9 +33,10 @@ func newOAuthCmd() *cobra.Command {
 		Use:   "oauth",
 		Short: "Per-user OAuth connections to MCP servers",
 		Example: `  mcpgen oauth install
-  mcpgen oauth uninstall`,
+  mcpgen oauth uninstall
+  mcpgen oauth keygen`,
 	}
-	cmd.AddCommand(newInstallCmd(), newUninstallCmd())
+	cmd.AddCommand(newInstallCmd(), newUninstallCmd(), newKeygenCmd())
 	return cmd
 }
 
@@ -52,7 +57,8 @@ func newInstallCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "install [UserModel]",
 		Short: "Write the MCP OAuth connection code into the Go module in --dir",
-		Long: `install writes, into the Go module at --dir: goose migrations for the OAuth
+		Long: `install writes, into the Go module of the current folder or of --dir (the
+nearest folder at or above it with a go.mod): goose migrations for the OAuth
 credentials and pending flow states, and a Go package (internal/mcpoauth, nested
 under the namespace) with the models, an encrypted store over database/sql and
 its tests, plus helpers beside the user model.
@@ -61,7 +67,7 @@ Each file is reported on one line: create, identical, update (mcpgen's own
 earlier output, unedited), conflict, force, skip. A file you edited is a
 conflict: without --force or --skip nothing at all is written. What mcpgen
 wrote is recorded in .mcpgen.json so re-runs and uninstall know your edits.
-` + railsMapping,
+` + outputsHelp() + railsMapping,
 		Example: `  mcpgen oauth install
   mcpgen oauth install Account
   mcpgen oauth install User --namespace=Admin
@@ -76,6 +82,47 @@ wrote is recorded in .mcpgen.json so re-runs and uninstall know your edits.
 	}
 	addRunFlags(cmd, f)
 	return cmd
+}
+
+// outputsHelp lists, for install --help, every file install writes or
+// edits, grouped by folder, each with its purpose, as package generator
+// declares them.
+func outputsHelp() string {
+	var b strings.Builder
+	b.WriteString(`
+What it writes, with the default options (--namespace=Admin puts the package
+in internal/admin/mcpoauth, --migrations-dir moves the migrations):
+`)
+	var folders []string
+	byFolder := map[string][]generator.Output{}
+	for _, o := range generator.Outputs() {
+		dir := path.Dir(o.Path)
+		if _, ok := byFolder[dir]; !ok {
+			folders = append(folders, dir)
+		}
+		byFolder[dir] = append(byFolder[dir], o)
+	}
+	// The folders in the order of their first file, then what is at the
+	// root, unindented.
+	for i, dir := range folders {
+		if dir == "." {
+			folders = append(append(folders[:i:i], folders[i+1:]...), dir)
+			break
+		}
+	}
+	for _, dir := range folders {
+		indent := "  "
+		if dir != "." {
+			fmt.Fprintf(&b, "  %s/\n", dir)
+			indent = "    "
+		}
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, o := range byFolder[dir] {
+			fmt.Fprintf(w, "%s%s\t%s\n", indent, path.Base(o.Path), o.Purpose)
+		}
+		w.Flush()
+	}
+	return b.String()
 }
 
 func newUninstallCmd() *cobra.Command {
@@ -116,8 +163,8 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.BoolVar(&f.opts.SkipViews, "skip-views", false, "no HTML views: the handler answers JSON")
 	fl.StringVar(&f.opts.CurrentUser, "current-user", "", "the function saying who is signed in: <package folder>.<Func> (default: detected)")
 	fl.StringVar(&f.opts.Database, "database", "", "sqlite, postgres or mysql (default: from go.mod's driver, else sqlite)")
-	fl.StringVar(&f.dir, "dir", ".", "root of the target Go module")
-	fl.StringVar(&f.opts.MigrationsDir, "migrations-dir", "", "goose migrations folder, relative to --dir (default: the existing one, else db/migrations)")
+	fl.StringVar(&f.dir, "dir", ".", "a folder of the target Go module: mcpgen works on the nearest folder at or above it with a go.mod")
+	fl.StringVar(&f.opts.MigrationsDir, "migrations-dir", "", "goose migrations folder, relative to the module root (default: the existing one, else db/migrations)")
 	fl.StringVar(&f.opts.UserTable, "user-table", "", "table of the user model (default: its plural, e.g. people for Person)")
 	fl.StringVar(&f.opts.UserIDType, "user-id-type", "", "int64, string or uuid (default: from the model's ID field, else int64)")
 	fl.BoolVarP(&f.pretend, "pretend", "p", false, "run but do not write anything")
@@ -129,37 +176,46 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	_ = fl.MarkHidden("clock")
 }
 
-// open resolves the options of a run and opens the target root.
-func (f *runFlags) open(args []string) (*os.Root, generator.Options, error) {
-	opts := f.opts
+// open resolves the options of a run and opens the target root: the
+// module --dir is in. When that is above --dir, walked is the path from
+// --dir up to it, else "".
+func (f *runFlags) open(args []string) (root *os.Root, opts generator.Options, walked string, err error) {
+	opts = f.opts
 	if f.force && f.skip {
-		return nil, opts, &generator.InputError{Problem: "--force and --skip contradict each other", Fix: "pass one of them: --force overwrites conflicts, --skip keeps yours"}
+		return nil, opts, "", &generator.InputError{Problem: "--force and --skip contradict each other", Fix: "pass one of them: --force overwrites conflicts, --skip keeps yours"}
 	}
 	if len(args) == 1 {
 		opts.UserModel = args[0]
 		if opts.UserModel == "" {
-			return nil, opts, &generator.InputError{Problem: "the user model name is empty", Fix: "pass a Go type name such as User or Account, or leave it out for User"}
+			return nil, opts, "", &generator.InputError{Problem: "the user model name is empty", Fix: "pass a Go type name such as User or Account, or leave it out for User"}
 		}
 	}
-	now, err := clock(f.clock)
-	if err != nil {
-		return nil, opts, err
+	if opts.Now, err = clock(f.clock); err != nil {
+		return nil, opts, "", err
 	}
-	opts.Now = now
-	dir, err := filepath.Abs(f.dir)
+	start, err := filepath.Abs(f.dir)
 	if err != nil {
-		return nil, opts, err
+		return nil, opts, "", err
 	}
-	info, err := os.Stat(dir)
+	info, err := os.Stat(start)
 	if err != nil || !info.IsDir() {
-		return nil, opts, &generator.InputError{Problem: fmt.Sprintf("--dir %s is not a folder", f.dir), Fix: "pass the root of your Go module"}
+		return nil, opts, "", &generator.InputError{Problem: fmt.Sprintf("--dir %s is not a folder", f.dir), Fix: "pass a folder of your Go module"}
+	}
+	dir, err := moduleRoot(start)
+	if err != nil {
+		return nil, opts, "", err
+	}
+	if dir != start {
+		if walked, err = filepath.Rel(start, dir); err != nil {
+			return nil, opts, "", err
+		}
 	}
 	opts.Dir = dir
-	root, err := os.OpenRoot(dir)
+	root, err = os.OpenRoot(dir)
 	if err != nil {
-		return nil, opts, fmt.Errorf("open %s: %w", f.dir, err)
+		return nil, opts, "", fmt.Errorf("open %s: %w", dir, err)
 	}
-	return root, opts, nil
+	return root, opts, walked, nil
 }
 
 func (f *runFlags) mode() generator.Mode {
@@ -176,11 +232,17 @@ func (f *runFlags) mode() generator.Mode {
 // --diff, applies it. It returns the plan, or nil when nothing was applied.
 func (f *runFlags) execute(cmd *cobra.Command, args []string,
 	plan func(fs.FS, generator.Options) (*generator.Plan, error)) (*generator.Plan, error) {
-	root, opts, err := f.open(args)
+	root, opts, walked, err := f.open(args)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
+	if walked != "" && !f.quiet {
+		// The paths printed from here on are relative to the root, not to
+		// where mcpgen was run.
+		out := cmd.OutOrStdout()
+		fmt.Fprintln(out, statusLine("detect", fmt.Sprintf("module root %s (%s): paths below are relative to it", walked, opts.Dir), useColor(out)))
+	}
 	p, err := plan(root.FS(), opts)
 	if err != nil {
 		return nil, err
@@ -296,14 +358,22 @@ func statusLine(status, msg string, color bool) string {
 	return s + "  " + msg
 }
 
+// useColor reports whether status lines written to w are coloured: only
+// on a terminal that is not dumb, and never with NO_COLOR set to anything
+// (https://no-color.org).
 func useColor(w io.Writer) bool {
-	if os.Getenv("NO_COLOR") != "" {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
+	return isTerminal(w)
+}
+
+// isTerminal reports whether w is a terminal. Tests replace it.
+var isTerminal = func(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+	fd := f.Fd()
+	return isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd)
 }
