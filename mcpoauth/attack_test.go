@@ -292,3 +292,29 @@ func TestAttackMixUpAcrossServers(t *testing.T) {
 		t.Errorf("the spent state at its own redirect URI: %v, want ErrStateInvalid", err)
 	}
 }
+
+// TestAttackConfigErrorsKeepSecrets: a server URL configured with
+// credentials in it (user info, an API key in the query) is refused, and
+// the error, which the app logs, names the problem without them.
+func TestAttackConfigErrorsKeepSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"https://admin:hunter2@mcp.example.com/mcp",
+		"https://mcp.example.com/mcp?api_key=sk-live-secret",
+		"http://admin:hunter2@mcp.example.com/mcp?api_key=sk-live-secret#sk-frag",
+		"https://mcp.example.com/mcp#sk-frag",
+		"://admin:hunter2@bad url",
+	} {
+		_, err := CanonicalServerURL(raw)
+		if err == nil {
+			t.Fatalf("CanonicalServerURL(%q) accepted it", raw)
+		}
+		_, rerr := NewRegistry(Server{Key: "default", URL: raw})
+		for _, e := range []error{err, rerr} {
+			for _, secret := range []string{"hunter2", "sk-live-secret", "sk-frag", "admin"} {
+				if e != nil && strings.Contains(e.Error(), secret) {
+					t.Errorf("the error for %q tells %q: %v", raw, secret, e)
+				}
+			}
+		}
+	}
+}

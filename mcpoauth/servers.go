@@ -120,7 +120,7 @@ func registryFromLookup(lookup func(string) (string, bool)) (*Registry, error) {
 			key, u, ok := strings.Cut(item, "=")
 			key, u = strings.ToLower(strings.TrimSpace(key)), strings.TrimSpace(u)
 			if !ok || key == "" || u == "" {
-				return nil, fmt.Errorf("mcpoauth: MCP_SERVERS: %q is not key=url", item)
+				return nil, fmt.Errorf("mcpoauth: MCP_SERVERS: %q is not key=url", redactURL(item))
 			}
 			prefix := "MCP_SERVER_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_")) + "_"
 			servers = append(servers, Server{

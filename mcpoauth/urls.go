@@ -15,13 +15,13 @@ import (
 func CanonicalServerURL(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return "", fmt.Errorf("server URL %q does not parse", raw)
+		return "", fmt.Errorf("server URL %q does not parse", redactURL(raw))
 	}
 	if err := checkEndpointURL(u); err != nil {
-		return "", fmt.Errorf("server URL %q: %w", raw, err)
+		return "", fmt.Errorf("server URL %q: %w", redactURL(raw), err)
 	}
 	if u.RawQuery != "" || u.ForceQuery {
-		return "", fmt.Errorf("server URL %q: a resource URL has no query", raw)
+		return "", fmt.Errorf("server URL %q: a resource URL has no query", redactURL(raw))
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	host, port := strings.ToLower(u.Hostname()), u.Port()
@@ -38,6 +38,26 @@ func CanonicalServerURL(raw string) (string, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
+}
+
+// redactURL is raw as an error may quote it, in logs and on pages: its
+// user info, query and fragment, where credentials hide in configured
+// URLs (https://user:pass@host/?api_key=...), each replaced by REDACTED.
+func redactURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	if u.Fragment != "" {
+		u.Fragment, u.RawFragment = "REDACTED", ""
+	}
+	return u.String()
 }
 
 // checkEndpointURL accepts absolute https URLs, and http ones on a

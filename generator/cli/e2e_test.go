@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -154,6 +155,7 @@ func TestEndToEnd(t *testing.T) {
 				testDeniedConsent(t, c, ds, app)
 				testForeignState(t, c, app)
 				testRateLimit(t, c, app)
+				testMisconfiguredTellsNobody(t, c, s)
 			})
 		}
 	}
@@ -292,6 +294,49 @@ func testRateLimit(t *testing.T, c e2eCase, app string) {
 			t.Fatalf("connect %d: %d, want 303\n%s", i, p.Status, p.Body)
 		case i == 6 && (p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == ""):
 			t.Fatalf("connect 6 within a minute: %d (Retry-After %q), want 429", p.Status, p.Header.Get("Retry-After"))
+		}
+	}
+}
+
+// testMisconfiguredTellsNobody: an app whose MCP server URL carries
+// credentials (refused: tokens are never sent to such a URL) still
+// starts; its connection pages answer 503 with a fixed message, to
+// browsers and JSON clients alike, and neither they nor the log it
+// writes tell the credentials.
+func testMisconfiguredTellsNobody(t *testing.T, c e2eCase, s *e2e.Scaffold) {
+	const bad = "http://admin:hunter2@127.0.0.1:9/mcp?api_key=sk-live-secret"
+	p, base, err := s.StartWeb(bad)
+	if err != nil {
+		t.Fatalf("the misconfigured app does not start: %v", err)
+	}
+	defer p.Stop()
+	secrets := []string{"hunter2", "sk-live-secret", "admin:"}
+	for _, accept := range []string{"text/html", "application/json"} {
+		req, _ := http.NewRequest(http.MethodGet, base+c.prefix, nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "MCP connections are not configured.") {
+			t.Errorf("misconfigured, Accept %s: %d %q; want 503 with the fixed message", accept, resp.StatusCode, body)
+		}
+		for _, secret := range append(secrets, "127.0.0.1:9") {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("misconfigured, Accept %s: the answer tells %q: %s", accept, secret, body)
+			}
+		}
+	}
+	p.Stop()
+	out := p.Output()
+	if !strings.Contains(out, "MCP connections are unavailable") || !strings.Contains(out, "user info") {
+		t.Errorf("the log does not say what is wrong:\n%s", out)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log tells %q:\n%s", secret, out)
 		}
 	}
 }
